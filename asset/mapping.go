@@ -16,6 +16,6 @@ type Mapping interface {
 
 // Upstream is the result of mapping downstream partitions upstream.
 type Upstream struct {
-	Partitions *Subset // existing upstream partitions
+	Partitions *Subset  // existing upstream partitions
 	Missing    []string // required but nonexistent upstream keys, in order
 }
