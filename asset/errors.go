@@ -24,9 +24,12 @@ func (e *FieldError) Error() string {
 			b.WriteString(e.File)
 			b.WriteString(":")
 		}
-		if e.Line > 0 {
+		switch {
+		case e.Line > 0 && e.Column > 0:
 			fmt.Fprintf(&b, "%d:%d: ", e.Line, e.Column)
-		} else {
+		case e.Line > 0:
+			fmt.Fprintf(&b, "%d: ", e.Line)
+		default:
 			b.WriteString(" ")
 		}
 	}

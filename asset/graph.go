@@ -303,7 +303,7 @@ func (b *graphBuilder) checkAssets() {
 	for i := range b.decls {
 		d := &b.decls[i]
 		prefix := fmt.Sprintf("assets[%d]", i)
-		if err := d.Validate(); err != nil {
+		if err := d.validateShape(); err != nil {
 			b.addErr(i, prefix, err)
 		}
 		if err := validateKey(d.Key); err != nil && !b.reported(i, prefix+".key") {

@@ -18,7 +18,6 @@ import (
 // mapping needs to know about its cron.
 type twSide struct {
 	def         *TimeWindowDef
-	cron        *Cron // nil when the expression does not parse (not expected)
 	expr        string
 	basicDaily  bool // cron is exactly "0 0 * * *": offsets are calendar days
 	basicHourly bool // cron is exactly "0 * * * *": offsets are absolute hours
@@ -27,10 +26,8 @@ type twSide struct {
 
 func newTWSide(def *TimeWindowDef) *twSide {
 	expr := def.CronSchedule()
-	c, _ := ParseCron(expr)
 	return &twSide{
 		def:         def,
-		cron:        c,
 		expr:        expr,
 		basicDaily:  expr == "0 0 * * *",
 		basicHourly: expr == "0 * * * *",
@@ -71,19 +68,13 @@ func (s *twSides) pair(down, up Partitions) (*twSide, *twSide, error) {
 
 // cronAfter returns the first tick strictly after t.
 func (s *twSide) cronAfter(t time.Time) time.Time {
-	if s.cron == nil {
-		return t
-	}
-	return s.cron.Next(t, s.def.Location())
+	return s.def.NextTick(t)
 }
 
 // cronBefore returns the last tick strictly before t (t itself when there
 // is none).
 func (s *twSide) cronBefore(t time.Time) time.Time {
-	if s.cron == nil {
-		return t
-	}
-	x := s.cron.Prev(t, s.def.Location())
+	x := s.def.PrevTick(t)
 	if x.IsZero() {
 		return t
 	}

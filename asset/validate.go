@@ -36,7 +36,16 @@ const (
 // asset, so NewGraph checks it, with duplicate keys, unknown deps and cycles.
 func (d *AssetDecl) Validate() error {
 	var ve ValidationError
-	d.declCheck(&ve, "")
+	d.declCheck(&ve, "", true)
+	return ve.Err()
+}
+
+// validateShape is Validate without building the partitions definition, for
+// NewGraph, which builds (and shares) every definition itself and reports its
+// errors under the same field paths.
+func (d *AssetDecl) validateShape() error {
+	var ve ValidationError
+	d.declCheck(&ve, "", false)
 	return ve.Err()
 }
 
@@ -46,12 +55,12 @@ func (d *AssetDecl) Validate() error {
 func (f *File) Validate() error {
 	var ve ValidationError
 	for i := range f.Assets {
-		f.Assets[i].declCheck(&ve, "assets["+strconv.Itoa(i)+"].")
+		f.Assets[i].declCheck(&ve, "assets["+strconv.Itoa(i)+"].", true)
 	}
 	return ve.Err()
 }
 
-func (d *AssetDecl) declCheck(ve *ValidationError, p string) {
+func (d *AssetDecl) declCheck(ve *ValidationError, p string, withPartitions bool) {
 	if _, err := ParseKey(d.Key); err != nil {
 		ve.Add(p+"key", "%v", err)
 	}
@@ -70,7 +79,7 @@ func (d *AssetDecl) declCheck(ve *ValidationError, p string) {
 	if len(d.CodeVersion) > MaxCodeVersionLength {
 		ve.Add(p+"code_version", "is %d characters long, more than %d", len(d.CodeVersion), MaxCodeVersionLength)
 	}
-	if d.Partitions != nil {
+	if d.Partitions != nil && withPartitions {
 		if _, err := BuildPartitionsDef(d.Partitions); err != nil {
 			declCheckMerge(ve, p+"partitions", err)
 		}

@@ -201,7 +201,7 @@ func TestYAMLErrors(t *testing.T) {
 		{
 			name: "syntax error",
 			yaml: "assets:\n  - key: a\n    group: [x\n",
-			want: []string{`f.yaml:2:0: invalid YAML: did not find expected ',' or ']'`},
+			want: []string{`f.yaml:2: invalid YAML: did not find expected ',' or ']'`},
 		},
 		{
 			name: "not a mapping",
