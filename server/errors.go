@@ -1,6 +1,3 @@
-// Package server implements Strata's gRPC services (proto/strata/v1) and
-// their REST gateway: request validation, conversion between the protobuf
-// messages and the domain types, and the mapping of errors to status codes.
 package server
 
 import (
@@ -14,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/strata-data/strata/asset"
+	"github.com/strata-data/strata/catalog"
 )
 
 // Status turns an error returned by the packages the handlers call into the
@@ -76,6 +74,17 @@ func sentinelCode(err error) (codes.Code, bool) {
 		return codes.Canceled, true
 	case errors.Is(err, context.DeadlineExceeded):
 		return codes.DeadlineExceeded, true
+	case errors.Is(err, catalog.ErrNotFound):
+		return codes.NotFound, true
+	case errors.Is(err, catalog.ErrAlreadyExists):
+		return codes.AlreadyExists, true
+	case errors.Is(err, catalog.ErrConflict):
+		// Stale state (an expected revision, a lease): retry from a fresh read.
+		return codes.Aborted, true
+	case errors.Is(err, catalog.ErrInvalid):
+		return codes.InvalidArgument, true
+	case errors.Is(err, catalog.ErrSchemaTooNew), errors.Is(err, catalog.ErrCorrupt):
+		return codes.FailedPrecondition, true
 	}
 	return codes.Unknown, false
 }
