@@ -37,6 +37,7 @@ func commands() []command {
 	return []command{
 		{"partitions", "inspect the partitions of declared assets, offline", (*cli).partitions},
 		{"server", "serve the API (gRPC, REST, OpenAPI, metrics) over the catalog", (*cli).cmdServer},
+		{"worker", "run jobs on this machine for a server: claim, heartbeat, report", (*cli).cmdWorker},
 		{"ui", "serve the web UI alone, over another server's REST API", (*cli).cmdUI},
 		{"apply", "apply declarations from a YAML file or directory (prints the diff)", (*cli).cmdApply},
 		{"assets", "list or get assets", (*cli).cmdAssets},
