@@ -1,0 +1,13 @@
+DROP TABLE IF EXISTS events;
+DROP TABLE IF EXISTS check_results;
+DROP TABLE IF EXISTS observations;
+DROP TABLE IF EXISTS provenance;
+DROP TABLE IF EXISTS latest_materializations;
+DROP TABLE IF EXISTS materializations;
+DROP TABLE IF EXISTS runs;
+DROP TABLE IF EXISTS backfills;
+DROP TABLE IF EXISTS dynamic_partitions;
+DROP TABLE IF EXISTS asset_edges;
+DROP TABLE IF EXISTS asset_revisions;
+DROP TABLE IF EXISTS assets;
+DROP TABLE IF EXISTS catalog_revisions;
