@@ -242,11 +242,11 @@ func (ws *workerService) FinishRun(ctx context.Context, req *stratav1.FinishRunR
 			return nil, InvalidArgument(f+".schema_json", "is not valid JSON")
 		}
 		cm := catalog.Materialization{Asset: asset.Key(m.GetAsset()), Partition: m.GetPartitionKey(), DataVersion: m.GetDataVersion(),
-			CodeVersion: m.GetCodeVersion(), RowCount: m.RowCount, ByteCount: m.Bytes}
+			CodeVersion: m.GetCodeVersion(), RowCount: m.RowCount, ByteCount: m.Bytes, Location: m.GetLocation()}
 		if sj := m.GetSchemaJson(); sj != "" {
 			cm.Schema = json.RawMessage(sj)
 		}
-		if cm.Metadata, err = joinMetadata(m.GetMetadata(), reservedFields{Location: m.GetLocation()}); err != nil {
+		if cm.Metadata, err = joinMetadata(m.GetMetadata(), reservedFields{}); err != nil {
 			return nil, InvalidArgument(f+".metadata", "%v", err)
 		}
 		for j, p := range m.GetProvenance() {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,7 +23,6 @@ import (
 	"github.com/strata-data/strata/catalog"
 	"github.com/strata-data/strata/examples/demo"
 	stratav1 "github.com/strata-data/strata/gen/strata/v1"
-	"github.com/strata-data/strata/materializer"
 	"github.com/strata-data/strata/server"
 	"github.com/strata-data/strata/ui"
 )
@@ -35,7 +33,7 @@ type demoOptions struct {
 	exitAfter           bool
 	days                int
 	scale               float64
-	slots               int
+	capacity            string
 }
 
 // cmdDemo runs `strata demo`: a server on a fresh data directory (the
@@ -53,7 +51,7 @@ func (c *cli) cmdDemo(args []string) error {
 	fs.BoolVar(&o.exitAfter, "exit-after-backfill", false, "exit when the backfill ends: 0 if every partition succeeded with rows recorded, else 1")
 	fs.IntVar(&o.days, "days", 7, "backfill the last N complete days (from the Monday before, so weekly reports have whole weeks)")
 	fs.Float64Var(&o.scale, "scale", 1, "factor on the number of generated events (tests use less)")
-	fs.IntVar(&o.slots, "slots", max(2, runtime.NumCPU()), "jobs the local executor runs at once")
+	fs.StringVar(&o.capacity, "capacity", "", "local executor capacity, as for strata server: memory=SIZE,cpus=N[,slots=N] (default: 80% of memory, all CPUs)")
 	pos, done, err := parseAPIFlags(fs, args)
 	if done || err != nil {
 		return err
@@ -67,8 +65,8 @@ func (c *cli) cmdDemo(args []string) error {
 	if o.scale <= 0 || o.scale > 10 {
 		return usageErrorf("demo: --scale %v: use a number in (0, 10]", o.scale)
 	}
-	if o.slots < 1 {
-		return usageErrorf("demo: --slots %d: use at least 1", o.slots)
+	if _, err := parseCapacity(o.capacity); err != nil || o.capacity == "none" {
+		return usageErrorf("demo: --capacity %q: want memory=SIZE,cpus=N[,slots=N]", o.capacity)
 	}
 	if err := server.CheckListen(o.listen, 0, false); err != nil {
 		return usageError(err)
@@ -107,17 +105,11 @@ func (c *cli) runDemo(ctx context.Context, o demoOptions) (err error) {
 			err = failErrorf("close catalog: %v", cerr)
 		}
 	}()
-	exec := materializer.NewLocalExecutor(materializer.LocalConfig{
-		RunRoot:  filepath.Join(dir, "runs"),
-		Capacity: materializer.Capacity{Slots: o.slots},
-		Logger:   log,
-	})
-	disp, err := materializer.NewDispatcher(materializer.Config{
-		Catalog: cat, Executors: []materializer.Executor{exec}, Logger: log,
-		DataDir: dir, Owner: "demo", PollInterval: 250 * time.Millisecond,
-	})
+	// The same dispatcher as `strata server`'s: the local executor, and
+	// remote workers through the WorkerService.
+	disp, err := newServerDispatcher(cat, log, dir, o.capacity)
 	if err != nil {
-		return failErrorf("%v", err)
+		return err
 	}
 	// Workers: `strata worker --server ADDR` on another terminal joins in.
 	srv, err := server.New(server.Config{Catalog: cat, Logger: log, Registry: prometheus.NewRegistry(),

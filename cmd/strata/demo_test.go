@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-data/strata/catalog"
 	"github.com/strata-data/strata/catalog/catalogtest/pgtest"
 	stratav1 "github.com/strata-data/strata/gen/strata/v1"
 )
@@ -41,10 +42,14 @@ func TestDemoExitAfterBackfill(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			dataDir := filepath.Join(t.TempDir(), "data")
 			args := []string{"demo", "--exit-after-backfill", "--listen", "127.0.0.1:0", "--days", "7", "--scale", "0.02",
-				"--data-dir", filepath.Join(t.TempDir(), "data")}
-			if db := tc.db(t); db != "" {
+				"--data-dir", dataDir}
+			db := tc.db(t)
+			if db != "" {
 				args = append(args, "--db", db)
+			} else {
+				db = "sqlite://" + filepath.Join(dataDir, "strata.db")
 			}
 			cmd := exec.Command(bin, args...)
 			var stdout, stderr bytes.Buffer
@@ -57,6 +62,20 @@ func TestDemoExitAfterBackfill(t *testing.T) {
 			out := stdout.String()
 			if !strings.Contains(out, "succeeded") {
 				t.Errorf("no success line:\n%s", out)
+			}
+			// The catalog agrees: every partition of the backfill has a
+			// succeeded run and a row count, the weekly report included.
+			cat, err := catalog.Open(t.Context(), db, catalog.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cat.Close()
+			rep, err := verifyBackfill(t.Context(), cat, "1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.ok() || len(rep.assets) != 6 {
+				t.Errorf("backfill 1 in the catalog: %d partitions, %d assets, not ok: %v", rep.partitions, len(rep.assets), rep.bad)
 			}
 			// Every asset of the graph was backfilled, with rows.
 			for _, key := range []string{"raw/events", "raw/customers", "analytics/sessions", "analytics/daily_revenue",

@@ -8,9 +8,14 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/strata-data/strata/materializer"
 )
 
 func main() {
+	// The local executor inspects Parquet output in a memory-limited child
+	// process running this binary (see inspectCommand).
+	materializer.RunInspectHelperIfRequested()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

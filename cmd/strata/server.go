@@ -35,6 +35,8 @@ func (c *cli) cmdServer(args []string) error {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "how long to drain in-flight requests on shutdown")
 	title := fs.String("title", "", "title of the web UI served at / (e.g. the environment's name)")
+	dataDir := fs.String("data-dir", ".strata", "directory of the jobs' default outputs (<dir>/assets/...) and run files (<dir>/runs)")
+	capFlag := fs.String("capacity", "", "local executor capacity: memory=SIZE,cpus=N[,slots=N] (default: 80% of memory, all CPUs); none: run jobs only on workers")
 	pos, done, err := parseAPIFlags(fs, args)
 	if done || err != nil {
 		return err
@@ -80,11 +82,21 @@ func (c *cli) cmdServer(args []string) error {
 	defer cat.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	disp, err := newServerDispatcher(cat, log, *dataDir, *capFlag)
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{Catalog: cat, Logger: log, Registry: reg, Tokens: tokens, ShutdownTimeout: *shutdown,
-		UI: ui.Handler(ui.Options{Title: *title})})
+		UI: ui.Handler(ui.Options{Title: *title}), Workers: disp})
 	if err != nil {
 		return failErrorf("%v", err)
 	}
+	// The dispatcher runs jobs and recovers leases until the server stops;
+	// it stops before the catalog closes.
+	dctx, stopDisp := context.WithCancel(ctx)
+	dispDone := make(chan struct{})
+	go func() { defer close(dispDone); _ = disp.Run(dctx) }()
+	defer func() { stopDisp(); <-dispDone }()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return failErrorf("listen: %v", err)
@@ -95,6 +107,8 @@ func (c *cli) cmdServer(args []string) error {
 	if err := srv.Serve(ctx, ln); err != nil {
 		return failErrorf("%v", err)
 	}
+	stopDisp()
+	<-dispDone
 	if err := cat.Close(); err != nil {
 		return failErrorf("close catalog: %v", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/strata-data/strata/asset"
+	"github.com/strata-data/strata/catalog"
 	stratav1 "github.com/strata-data/strata/gen/strata/v1"
 	"github.com/strata-data/strata/materializer"
 )
@@ -81,7 +82,8 @@ func (c *cli) cmdWorker(args []string) error {
 		return usageErrorf("server %q: %v", addr, err)
 	}
 	defer conn.Close()
-	ex := materializer.NewLocalExecutor(materializer.LocalConfig{RunRoot: *runDir, Capacity: capacity, Logger: log})
+	ex := materializer.NewLocalExecutor(materializer.LocalConfig{RunRoot: *runDir, Capacity: capacity, Logger: log,
+		InspectCommand: inspectCommand()})
 	w, err := materializer.NewWorker(materializer.WorkerConfig{Client: stratav1.NewWorkerServiceClient(conn), ID: *id,
 		Labels: labels, Executor: ex, Logger: log, Wait: *wait})
 	if err != nil {
@@ -150,4 +152,45 @@ func parseLabels(s string) (map[string]string, error) {
 		m[k] = v
 	}
 	return m, nil
+}
+
+// newServerDispatcher builds the dispatcher of `strata server`: it runs
+// jobs on this machine with the local executor (capacity as parsed by
+// parseCapacity; "none" runs nothing here, only on remote workers), writes
+// outputs and run directories under dataDir, and serves remote workers.
+// Its lease owner is stable across restarts of this server (host name and
+// data directory), so runs orphaned by a crash are queued again at start.
+func newServerDispatcher(cat *catalog.Catalog, log *slog.Logger, dataDir, capacity string) (*materializer.Dispatcher, error) {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, usageErrorf("--data-dir: %v", err)
+	}
+	var execs []materializer.Executor
+	if capacity != "none" {
+		c, err := parseCapacity(capacity)
+		if err != nil {
+			return nil, usageErrorf("--capacity: %v", err)
+		}
+		execs = append(execs, materializer.NewLocalExecutor(materializer.LocalConfig{
+			RunRoot: filepath.Join(abs, "runs"), Capacity: c, Logger: log, InspectCommand: inspectCommand()}))
+	}
+	host, _ := os.Hostname()
+	d, err := materializer.NewDispatcher(materializer.Config{Catalog: cat, Executors: execs, Logger: log,
+		DataDir: abs, Owner: "local:" + host + ":" + abs})
+	if err != nil {
+		return nil, failErrorf("%v", err)
+	}
+	return d, nil
+}
+
+// inspectCommand is this binary, which inspects Parquet output in a
+// memory-limited helper process (main calls
+// materializer.RunInspectHelperIfRequested first); nil, inspecting in
+// process, when the executable cannot be found.
+func inspectCommand() []string {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	return []string{exe}
 }
