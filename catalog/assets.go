@@ -458,3 +458,60 @@ func (c *Catalog) EdgesAt(ctx context.Context, rev int64) ([]Edge, error) {
 	}
 	return edgesFrom(ms), nil
 }
+
+// AssetRevisions returns a page of key's revisions, newest first, including
+// deletions, read by the (key, revision) primary key: up to limit (0 means
+// 100, at most 1000) revisions older than beforeRevision (0: from the
+// newest). ErrNotFound when the asset never existed.
+func (c *Catalog) AssetRevisions(ctx context.Context, key asset.Key, beforeRevision int64, limit int) ([]AssetRevision, error) {
+	if _, err := asset.ParseKey(string(key)); err != nil {
+		return nil, fmt.Errorf("asset revisions: %w", invalidf("key: %v", err))
+	}
+	if beforeRevision < 0 {
+		return nil, fmt.Errorf("asset revisions of %s: %w", key, invalidf("before revision %d is negative", beforeRevision))
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	var ms []assetRevisionModel
+	q := c.rdb.NewSelect().Model(&ms).Where("key = ?", string(key))
+	if beforeRevision > 0 {
+		q = q.Where("revision < ?", beforeRevision)
+	}
+	if err := q.Order("revision DESC").Limit(int64(limit)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("asset revisions of %s: %w", key, translate(err))
+	}
+	if len(ms) == 0 {
+		n, err := c.rdb.NewSelect().Model((*assetRevisionModel)(nil)).Where("key = ?", string(key)).Limit(1).Count(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("asset revisions of %s: %w", key, translate(err))
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("asset revisions of %s: %w", key, ErrNotFound)
+		}
+		return nil, nil
+	}
+	out := make([]AssetRevision, 0, len(ms))
+	for _, m := range ms {
+		r, err := m.revision()
+		if err != nil {
+			return nil, fmt.Errorf("asset revisions of %s: %w", key, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (m *assetRevisionModel) revision() (AssetRevision, error) {
+	r := AssetRevision{Key: asset.Key(m.Key), Revision: m.Revision, CatalogRevision: m.CatalogRevision,
+		Change: m.Change, Hash: m.Hash, Actor: m.Actor, CreatedAt: fromMicros(m.CreatedAt)}
+	if m.Decl != nil {
+		var d asset.AssetDecl
+		if err := json.Unmarshal([]byte(*m.Decl), &d); err != nil {
+			return AssetRevision{}, fmt.Errorf("decode revision %d: %w", m.Revision, err)
+		}
+		r.Decl = &d
+	}
+	return r, nil
+}

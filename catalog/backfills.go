@@ -3,14 +3,23 @@ package catalog
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/strata-data/strata/asset"
 )
 
 // CreateBackfill creates a backfill and enqueues its runs in one
-// transaction. Its counters start with every run queued.
+// transaction. Its counters start with every run queued. When
+// spec.RequestID names a backfill already created, that backfill is
+// returned with no run ids and nothing is written (idempotent retries).
 func (c *Catalog) CreateBackfill(ctx context.Context, spec BackfillSpec) (Backfill, []int64, error) {
+	if len(spec.RequestID) > 200 {
+		return Backfill{}, nil, fmt.Errorf("create backfill: %w", invalidf("request_id: %d bytes long, more than 200", len(spec.RequestID)))
+	}
+	if len(spec.Description) > 10000 {
+		return Backfill{}, nil, fmt.Errorf("create backfill: %w", invalidf("description: %d bytes long, more than 10000", len(spec.Description)))
+	}
 	if len(spec.Selection) == 0 {
 		return Backfill{}, nil, fmt.Errorf("create backfill: %w", invalidf("selection is empty"))
 	}
@@ -36,10 +45,23 @@ func (c *Catalog) CreateBackfill(ctx context.Context, spec BackfillSpec) (Backfi
 	}
 	var ids []int64
 	var bf backfillModel
+	existing := int64(0)
 	err = c.write(ctx, func(tx *txn) error {
+		if spec.RequestID != "" {
+			var found []int64
+			if err := tx.NewSelect().Model((*backfillModel)(nil)).Column("id").Where("request_id = ?", spec.RequestID).
+				Scan(ctx, &found); err != nil {
+				return err
+			}
+			if len(found) > 0 {
+				existing = found[0]
+				return nil
+			}
+		}
 		now := micros(c.now())
 		bf = backfillModel{Selection: string(sel), Partitions: jsonText(spec.Partitions), Filter: spec.Filter,
-			Priority: spec.Priority, State: BackfillRunning, Actor: spec.Actor, CreatedAt: now, UpdatedAt: now}
+			Priority: spec.Priority, State: BackfillRunning, Actor: spec.Actor, RequestID: spec.RequestID,
+			Description: spec.Description, CreatedAt: now, UpdatedAt: now}
 		if len(spec.Runs) == 0 {
 			bf.State = BackfillCompleted
 			bf.FinishedAt = &now
@@ -62,15 +84,43 @@ func (c *Catalog) CreateBackfill(ctx context.Context, spec BackfillSpec) (Backfi
 		}
 		return c.appendEvents(ctx, tx, append(events, evs...))
 	})
+	if err != nil && spec.RequestID != "" && errors.Is(err, ErrAlreadyExists) {
+		// A concurrent create with the same request id won the race.
+		if out, gerr := c.BackfillByRequestID(ctx, spec.RequestID); gerr == nil {
+			return out, nil, nil
+		}
+	}
 	if err != nil {
 		return Backfill{}, nil, fmt.Errorf("create backfill: %w", err)
+	}
+	if existing != 0 {
+		out, err := c.GetBackfill(ctx, existing)
+		return out, nil, err
 	}
 	out, err := c.GetBackfill(ctx, bf.ID)
 	return out, ids, err
 }
 
+// BackfillByRequestID returns the backfill created with request id
+// (ErrNotFound when none), with its per-asset counters.
+func (c *Catalog) BackfillByRequestID(ctx context.Context, requestID string) (Backfill, error) {
+	if requestID == "" {
+		return Backfill{}, fmt.Errorf("backfill by request id: %w", invalidf("request id is empty"))
+	}
+	var ids []int64
+	if err := c.rdb.NewSelect().Model((*backfillModel)(nil)).Column("id").Where("request_id = ?", requestID).
+		Scan(ctx, &ids); err != nil {
+		return Backfill{}, fmt.Errorf("backfill by request id %q: %w", requestID, translate(err))
+	}
+	if len(ids) == 0 {
+		return Backfill{}, fmt.Errorf("backfill by request id %q: %w", requestID, ErrNotFound)
+	}
+	return c.GetBackfill(ctx, ids[0])
+}
+
 func (m *backfillModel) backfill() (Backfill, error) {
 	b := Backfill{ID: m.ID, Filter: m.Filter, Priority: m.Priority, State: m.State, Actor: m.Actor,
+		RequestID: m.RequestID, Description: m.Description,
 		Counts: BackfillCounts{Total: m.RunsTotal, Queued: m.Queued, Running: m.Running, Succeeded: m.Succeeded,
 			Failed: m.Failed, Cancelled: m.Cancelled},
 		CreatedAt: fromMicros(m.CreatedAt), UpdatedAt: fromMicros(m.UpdatedAt), FinishedAt: fromMicrosPtr(m.FinishedAt)}
@@ -83,7 +133,8 @@ func (m *backfillModel) backfill() (Backfill, error) {
 	return b, nil
 }
 
-// GetBackfill returns a backfill with its counters (one row read).
+// GetBackfill returns a backfill with its counters and its per-asset
+// partition counters (one row, then one row per asset).
 func (c *Catalog) GetBackfill(ctx context.Context, id int64) (Backfill, error) {
 	var rows []backfillModel
 	if err := c.rdb.NewSelect().Model(&rows).Where("id = ?", id).Scan(ctx); err != nil {
@@ -92,7 +143,20 @@ func (c *Catalog) GetBackfill(ctx context.Context, id int64) (Backfill, error) {
 	if len(rows) == 0 {
 		return Backfill{}, fmt.Errorf("get backfill %d: %w", id, ErrNotFound)
 	}
-	return rows[0].backfill()
+	b, err := rows[0].backfill()
+	if err != nil {
+		return Backfill{}, err
+	}
+	var as []backfillAssetModel
+	if err := c.rdb.NewSelect().Model(&as).Where("backfill_id = ?", id).Order("asset").Scan(ctx); err != nil {
+		return Backfill{}, fmt.Errorf("get backfill %d: asset counters: %w", id, translate(err))
+	}
+	b.Assets = make([]BackfillAssetCounts, len(as))
+	for i, a := range as {
+		b.Assets[i] = BackfillAssetCounts{Asset: asset.Key(a.Asset), Runs: a.Runs, Total: a.Total, Queued: a.Queued,
+			Running: a.Running, Succeeded: a.Succeeded, Failed: a.Failed, Cancelled: a.Cancelled}
+	}
+	return b, nil
 }
 
 // ListBackfills returns backfills newest first; beforeID > 0 pages.

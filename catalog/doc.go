@@ -38,7 +38,8 @@
 //     asset.AssetDecl, its sha256 (idempotency), indexed key, group, code
 //     version, per-asset revision; deleted assets stay with deleted = true.
 //   - asset_revisions: every revision of every asset (created, changed,
-//     deleted) with actor and time: the history.
+//     deleted) with actor and time: the history (AssetHistory, or paged
+//     newest first by AssetRevisions).
 //   - asset_edges: lineage edges (downstream, upstream, mapping JSON) valid
 //     over [from_revision, to_revision); current edges have no to_revision,
 //     so the graph at any catalog revision can be read back (EdgesAt).
@@ -49,15 +50,26 @@
 //     state = 'queued'.
 //   - materializations: unique (asset, partition, run, attempt) for run
 //     output and (asset, partition, client_id) for idempotent external
-//     reports; provenance: the upstream asset partitions, materialization
-//     ids and data versions each one consumed.
+//     reports, with the output location as a column (a legacy
+//     "_strata"."location" in metadata fills it on write and on read);
+//     indexed by (asset, id) for the asset-wide history
+//     (ListMaterializations) and by (run_id, id) for a run's
+//     materializations (RunMaterializationIDs); provenance: the upstream
+//     asset partitions, materialization ids and data versions each one
+//     consumed.
 //   - latest_materializations: the latest materialization of every asset
-//     partition, maintained on write in the same transaction, so the
-//     planner's bulk status read is one scan of one table.
-//   - observations, check_results: likewise per asset partition.
+//     partition (location included), maintained on write in the same
+//     transaction, so the planner's bulk status read is one scan of one
+//     table.
+//   - observations, check_results: likewise per asset partition, idempotent
+//     by (asset, partition, client_id) like materializations; observations
+//     carry row and byte counts.
 //   - backfills: selection, partition subset (opaque JSON), filter, priority,
-//     state and per-state run counters, kept up to date in the transaction
-//     that changes a run's state, so GetBackfill reads one row.
+//     request id (unique when set: CreateBackfill is idempotent by it),
+//     description, state and per-state run counters; backfill_assets: per
+//     asset, runs and partitions by the state of their run (a run over N
+//     partitions counts N). Both are kept up to date in the transaction that
+//     changes a run's state, so GetBackfill reads one row plus one per asset.
 //   - events: the append-only log (see Events).
 //
 // # Writes

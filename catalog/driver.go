@@ -51,7 +51,7 @@ var (
 	runInsertColumns = []string{"id", "asset", "partition_keys", "partition_count", "reason", "priority", "deadline",
 		"not_before", "backfill_id", "state", "attempt", "max_attempts", "sizing", "created_at", "updated_at"}
 	matInsertColumns = []string{"id", "asset", "partition_key", "run_id", "attempt", "client_id", "data_version",
-		"code_version", "row_count", "byte_count", "schema", "metadata", "created_at"}
+		"code_version", "row_count", "byte_count", "schema", "metadata", "created_at", "location"}
 	provInsertColumns = []string{"materialization_id", "upstream_asset", "upstream_partition", "upstream_materialization_id", "data_version"}
 )
 
@@ -60,13 +60,13 @@ ON CONFLICT (asset, partition_key) DO UPDATE SET
   materialization_id = excluded.materialization_id, run_id = excluded.run_id,
   attempt = excluded.attempt, data_version = excluded.data_version,
   code_version = excluded.code_version, row_count = excluded.row_count,
-  byte_count = excluded.byte_count, created_at = excluded.created_at
+  byte_count = excluded.byte_count, created_at = excluded.created_at, location = excluded.location
 WHERE latest_materializations.materialization_id < excluded.materialization_id`
 
-const latestColumns = `asset, partition_key, materialization_id, run_id, attempt, data_version, code_version, row_count, byte_count, created_at`
+const latestColumns = `asset, partition_key, materialization_id, run_id, attempt, data_version, code_version, row_count, byte_count, created_at, location`
 
 const latestSelect = `SELECT partition_key, materialization_id, run_id, attempt, data_version,
-code_version, coalesce(row_count, -1), coalesce(byte_count, -1), created_at
+code_version, coalesce(row_count, -1), coalesce(byte_count, -1), created_at, location
 FROM latest_materializations WHERE asset = `
 
 // ---------------------------------------------------------------- PostgreSQL
@@ -167,7 +167,7 @@ func (d *pgDriver) insertMaterializations(ctx context.Context, tx *txn, rows []m
 		_, err := conn.CopyFrom(ctx, pgx.Identifier{"materializations"}, cols, pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
 			r := &rows[i]
 			return []any{r.ID, r.Asset, r.PartitionKey, r.RunID, r.Attempt, r.ClientID, r.DataVersion,
-				r.CodeVersion, r.RowCount, r.ByteCount, r.Schema, r.Metadata, r.CreatedAt}, nil
+				r.CodeVersion, r.RowCount, r.ByteCount, r.Schema, r.Metadata, r.CreatedAt, r.Location}, nil
 		}))
 		return err
 	})
@@ -203,6 +203,7 @@ func (d *pgDriver) updateLatest(ctx context.Context, tx *txn, rows []matModel) e
 	attempts := make([]int32, 0, n)
 	dvs, cvs := make([]string, 0, n), make([]string, 0, n)
 	rowCounts, byteCounts := make([]*int64, 0, n), make([]*int64, 0, n)
+	locations := make([]string, 0, n)
 	for i := range rows {
 		r := &rows[i]
 		if last[[2]string{r.Asset, r.PartitionKey}] != i {
@@ -211,12 +212,13 @@ func (d *pgDriver) updateLatest(ctx context.Context, tx *txn, rows []matModel) e
 		assets, parts, ids, runs = append(assets, r.Asset), append(parts, r.PartitionKey), append(ids, r.ID), append(runs, r.RunID)
 		attempts, dvs, cvs = append(attempts, int32(r.Attempt)), append(dvs, r.DataVersion), append(cvs, r.CodeVersion)
 		rowCounts, byteCounts, created = append(rowCounts, r.RowCount), append(byteCounts, r.ByteCount), append(created, r.CreatedAt)
+		locations = append(locations, r.Location)
 	}
 	q := `INSERT INTO latest_materializations (` + latestColumns + `)
 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::int[], $6::text[], $7::text[],
-  $8::bigint[], $9::bigint[], $10::bigint[])` + latestUpsertTail
+  $8::bigint[], $9::bigint[], $10::bigint[], $11::text[])` + latestUpsertTail
 	return pgRaw(tx, func(conn *pgx.Conn) error {
-		_, err := conn.Exec(ctx, q, assets, parts, ids, runs, attempts, dvs, cvs, rowCounts, byteCounts, created)
+		_, err := conn.Exec(ctx, q, assets, parts, ids, runs, attempts, dvs, cvs, rowCounts, byteCounts, created, locations)
 		return err
 	})
 }
@@ -236,7 +238,7 @@ func (d *pgDriver) streamLatest(ctx context.Context, assetKey string, fn func(*M
 	var s MaterializationSummary
 	for rows.Next() {
 		v := rows.RawValues()
-		if len(v) != 9 || len(v[1]) != 8 || len(v[2]) != 8 || len(v[3]) != 4 || len(v[6]) != 8 || len(v[7]) != 8 || len(v[8]) != 8 {
+		if len(v) != 10 || len(v[1]) != 8 || len(v[2]) != 8 || len(v[3]) != 4 || len(v[6]) != 8 || len(v[7]) != 8 || len(v[8]) != 8 {
 			return fmt.Errorf("unexpected latest_materializations row encoding")
 		}
 		s.Partition = string(v[0])
@@ -252,6 +254,9 @@ func (d *pgDriver) streamLatest(ctx context.Context, assetKey string, fn func(*M
 		s.RowCount = int64(binary.BigEndian.Uint64(v[6]))
 		s.ByteCount = int64(binary.BigEndian.Uint64(v[7]))
 		s.CreatedAt = fromMicros(int64(binary.BigEndian.Uint64(v[8])))
+		if s.Location != string(v[9]) {
+			s.Location = string(v[9])
+		}
 		if err := fn(&s); err != nil {
 			return err
 		}
@@ -369,7 +374,7 @@ func (d *sqliteDriver) insertMaterializations(ctx context.Context, tx *txn, rows
 	return sqliteInsert(ctx, tx, "materializations", matInsertColumns, len(rows), func(i int, dst []any) {
 		r := &rows[i]
 		dst[0], dst[1], dst[2], dst[3], dst[4], dst[5], dst[6] = r.ID, r.Asset, r.PartitionKey, r.RunID, r.Attempt, r.ClientID, r.DataVersion
-		dst[7], dst[8], dst[9], dst[10], dst[11], dst[12] = r.CodeVersion, r.RowCount, r.ByteCount, r.Schema, r.Metadata, r.CreatedAt
+		dst[7], dst[8], dst[9], dst[10], dst[11], dst[12], dst[13] = r.CodeVersion, r.RowCount, r.ByteCount, r.Schema, r.Metadata, r.CreatedAt, r.Location
 	})
 }
 
@@ -387,7 +392,7 @@ func (d *sqliteDriver) updateLatest(ctx context.Context, tx *txn, rows []matMode
 	// ids of one transaction are contiguous on SQLite (single writer); the
 	// upsert's guard keeps the highest id when a partition repeats.
 	q := `INSERT INTO latest_materializations (` + latestColumns + `)
-SELECT asset, partition_key, id, run_id, attempt, data_version, code_version, row_count, byte_count, created_at
+SELECT asset, partition_key, id, run_id, attempt, data_version, code_version, row_count, byte_count, created_at, location
 FROM materializations WHERE id BETWEEN ? AND ? ORDER BY id` + latestUpsertTail
 	_, err := tx.ExecContext(ctx, q, rows[0].ID, rows[len(rows)-1].ID)
 	return err
@@ -415,7 +420,7 @@ func (d *sqliteDriver) streamLatest(ctx context.Context, assetKey string, fn fun
 			return err
 		}
 		defer rows.Close()
-		dest := make([]sqldriver.Value, 9)
+		dest := make([]sqldriver.Value, 10)
 		var s MaterializationSummary
 		for {
 			if err := rows.Next(dest); err == io.EOF {
@@ -423,7 +428,7 @@ func (d *sqliteDriver) streamLatest(ctx context.Context, assetKey string, fn fun
 			} else if err != nil {
 				return err
 			}
-			var ok [9]bool
+			var ok [10]bool
 			s.Partition, ok[0] = dest[0].(string)
 			s.ID, ok[1] = dest[1].(int64)
 			s.RunID, ok[2] = dest[2].(int64)
@@ -436,6 +441,7 @@ func (d *sqliteDriver) streamLatest(ctx context.Context, assetKey string, fn fun
 			s.ByteCount, ok[7] = dest[7].(int64)
 			var created int64
 			created, ok[8] = dest[8].(int64)
+			s.Location, ok[9] = dest[9].(string)
 			for k, good := range ok {
 				if !good {
 					return fmt.Errorf("unexpected latest_materializations column %d type %T", k, dest[k])

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -149,7 +150,7 @@ func (c *Catalog) recordMaterializations(ctx context.Context, tx *txn, ms []Mate
 		rows = append(rows, matModel{ID: id, Asset: string(m.Asset), PartitionKey: m.Partition, RunID: m.RunID,
 			Attempt: m.Attempt, ClientID: m.ClientID, DataVersion: m.DataVersion, CodeVersion: m.CodeVersion,
 			RowCount: m.RowCount, ByteCount: m.ByteCount, Schema: jsonText(m.Schema), Metadata: jsonText(m.Metadata),
-			CreatedAt: created})
+			Location: locationOf(m.Location, m.Metadata), CreatedAt: created})
 		for _, p := range m.Provenance {
 			prov = append(prov, provModel{MaterializationID: id, UpstreamAsset: string(p.UpstreamAsset),
 				UpstreamPartition: p.UpstreamPartition, UpstreamMaterializationID: p.UpstreamMaterializationID,
@@ -215,6 +216,29 @@ func (c *Catalog) LatestMaterializations(ctx context.Context, key asset.Key, fn 
 	return nil
 }
 
+// legacyMeta is the key under which the server and the materializer kept,
+// inside a materialization's metadata, the output location before the
+// location column existed.
+const legacyMeta = "_strata"
+
+// locationOf is loc, or when empty the legacy "_strata"."location" of
+// metadata (rows written before the column, or by writers that have not
+// switched to it yet).
+func locationOf(loc string, metadata []byte) string {
+	if loc != "" || !bytes.Contains(metadata, []byte(`"`+legacyMeta+`"`)) {
+		return loc
+	}
+	var m struct {
+		Reserved struct {
+			Location string `json:"location"`
+		} `json:"_strata"`
+	}
+	if err := json.Unmarshal(metadata, &m); err != nil {
+		return ""
+	}
+	return m.Reserved.Location
+}
+
 func (m *matModel) materialization() Materialization {
 	out := Materialization{ID: m.ID, Asset: asset.Key(m.Asset), Partition: m.PartitionKey, RunID: m.RunID,
 		Attempt: m.Attempt, ClientID: m.ClientID, DataVersion: m.DataVersion, CodeVersion: m.CodeVersion,
@@ -222,9 +246,12 @@ func (m *matModel) materialization() Materialization {
 	if m.Schema != nil {
 		out.Schema = json.RawMessage(*m.Schema)
 	}
+	var meta []byte
 	if m.Metadata != nil {
 		out.Metadata = json.RawMessage(*m.Metadata)
+		meta = out.Metadata
 	}
+	out.Location = locationOf(m.Location, meta)
 	return out
 }
 
@@ -264,6 +291,67 @@ func (c *Catalog) MaterializationHistory(ctx context.Context, key asset.Key, par
 	return out, nil
 }
 
+// ListMaterializations returns a page of the materializations of one asset
+// (or one of its partitions), newest first, without provenance. It reads
+// the materializations_asset (or materializations_partition) index. Page
+// with q.BeforeID set to the last id of the previous page.
+func (c *Catalog) ListMaterializations(ctx context.Context, q MaterializationQuery) ([]Materialization, error) {
+	if _, err := asset.ParseKey(string(q.Asset)); err != nil {
+		return nil, fmt.Errorf("list materializations: %w", invalidf("asset: %v", err))
+	}
+	if q.BeforeID < 0 {
+		return nil, fmt.Errorf("list materializations: %w", invalidf("before id %d is negative", q.BeforeID))
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 10000)
+	var rows []matModel
+	sel := c.rdb.NewSelect().Model(&rows).Where("asset = ?", string(q.Asset))
+	if q.Partition != nil {
+		sel = sel.Where("partition_key = ?", *q.Partition)
+	}
+	if q.BeforeID > 0 {
+		sel = sel.Where("id < ?", q.BeforeID)
+	}
+	if err := sel.Order("id DESC").Limit(int64(limit)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list materializations of %s: %w", q.Asset, translate(err))
+	}
+	out := make([]Materialization, len(rows))
+	for i := range rows {
+		out[i] = rows[i].materialization()
+	}
+	return out, nil
+}
+
+// MaterializationByClientID returns the materialization of an asset
+// partition recorded with clientID, without provenance (ErrNotFound when
+// none).
+func (c *Catalog) MaterializationByClientID(ctx context.Context, key asset.Key, partition, clientID string) (Materialization, error) {
+	var rows []matModel
+	if err := c.rdb.NewSelect().Model(&rows).Where("asset = ?", string(key)).Where("partition_key = ?", partition).
+		Where("client_id = ?", clientID).Where("client_id <> ''").Limit(1).Scan(ctx); err != nil {
+		return Materialization{}, fmt.Errorf("materialization %q of %s partition %q: %w", clientID, key, partition, translate(err))
+	}
+	if len(rows) == 0 {
+		return Materialization{}, fmt.Errorf("materialization %q of %s partition %q: %w", clientID, key, partition, ErrNotFound)
+	}
+	return rows[0].materialization(), nil
+}
+
+// RunMaterializationIDs returns the ids of the materializations run runID
+// recorded, over all its attempts, ascending (the materializations_of_run
+// index).
+func (c *Catalog) RunMaterializationIDs(ctx context.Context, runID int64) ([]int64, error) {
+	var ids []int64
+	if err := c.rdb.NewSelect().Model((*matModel)(nil)).Column("id").Where("run_id = ?", runID).Where("run_id <> 0").
+		Order("id").Scan(ctx, &ids); err != nil {
+		return nil, fmt.Errorf("materializations of run %d: %w", runID, translate(err))
+	}
+	return ids, nil
+}
+
 // Provenance returns what materialization id consumed, ordered by upstream
 // asset and partition.
 func (c *Catalog) Provenance(ctx context.Context, id int64) ([]ProvenanceEntry, error) {
@@ -285,6 +373,12 @@ func validateObsChecks(obs []Observation, checks []CheckResult) error {
 		if _, err := asset.ParseKey(string(o.Asset)); err != nil {
 			return invalidf("observations[%d].asset: %v", i, err)
 		}
+		if o.RowCount != nil && *o.RowCount < 0 {
+			return invalidf("observations[%d].row_count: %d is negative", i, *o.RowCount)
+		}
+		if o.ByteCount != nil && *o.ByteCount < 0 {
+			return invalidf("observations[%d].bytes: %d is negative", i, *o.ByteCount)
+		}
 		if err := validJSON(fmt.Sprintf("observations[%d].metadata", i), o.Metadata); err != nil {
 			return err
 		}
@@ -303,8 +397,89 @@ func validateObsChecks(obs []Observation, checks []CheckResult) error {
 	return nil
 }
 
+// knownClients returns the (asset, partition, client id) of rows of model
+// already recorded among the client ids of keys.
+func knownClients(ctx context.Context, tx *txn, model any, keys []clientKey) (map[clientKey]bool, error) {
+	known := map[clientKey]bool{}
+	var clients []string
+	assetSet := map[string]bool{}
+	var assets []string
+	for _, k := range keys {
+		if k.client != "" {
+			clients = append(clients, k.client)
+			if !assetSet[k.asset] {
+				assetSet[k.asset] = true
+				assets = append(assets, k.asset)
+			}
+		}
+	}
+	if len(clients) == 0 {
+		return known, nil
+	}
+	for start := 0; start < len(clients); start += 1000 {
+		var rows []struct {
+			Asset        string `bun:"asset"`
+			PartitionKey string `bun:"partition_key"`
+			ClientID     string `bun:"client_id"`
+		}
+		if err := tx.NewSelect().Model(model).Column("asset", "partition_key", "client_id").
+			Where("asset IN (?)", bun.In(assets)).
+			Where("client_id IN (?)", bun.In(clients[start:min(start+1000, len(clients))])).Scan(ctx, &rows); err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			known[clientKey{r.Asset, r.PartitionKey, r.ClientID}] = true
+		}
+	}
+	return known, nil
+}
+
 func (c *Catalog) recordObsChecks(ctx context.Context, tx *txn, obs []Observation, checks []CheckResult, runID int64, attempt int, now int64) ([]eventModel, error) {
 	var events []eventModel
+	// Reports with a client id already recorded (or repeated in the batch)
+	// are recorded once.
+	if len(obs) > 0 {
+		keys := make([]clientKey, len(obs))
+		for i, o := range obs {
+			keys[i] = clientKey{string(o.Asset), o.Partition, o.ClientID}
+		}
+		known, err := knownClients(ctx, tx, (*obsModel)(nil), keys)
+		if err != nil {
+			return nil, fmt.Errorf("find observation client ids: %w", err)
+		}
+		kept := make([]Observation, 0, len(obs))
+		for i, o := range obs {
+			if o.ClientID != "" {
+				if known[keys[i]] {
+					continue
+				}
+				known[keys[i]] = true
+			}
+			kept = append(kept, o)
+		}
+		obs = kept
+	}
+	if len(checks) > 0 {
+		keys := make([]clientKey, len(checks))
+		for i, ch := range checks {
+			keys[i] = clientKey{string(ch.Asset), ch.Partition, ch.ClientID}
+		}
+		known, err := knownClients(ctx, tx, (*checkModel)(nil), keys)
+		if err != nil {
+			return nil, fmt.Errorf("find check result client ids: %w", err)
+		}
+		kept := make([]CheckResult, 0, len(checks))
+		for i, ch := range checks {
+			if ch.ClientID != "" {
+				if known[keys[i]] {
+					continue
+				}
+				known[keys[i]] = true
+			}
+			kept = append(kept, ch)
+		}
+		checks = kept
+	}
 	if len(obs) > 0 {
 		rows := make([]obsModel, len(obs))
 		for i, o := range obs {
@@ -316,7 +491,8 @@ func (c *Catalog) recordObsChecks(ctx context.Context, tx *txn, obs []Observatio
 			if runID != 0 {
 				run = runID
 			}
-			rows[i] = obsModel{Asset: string(o.Asset), PartitionKey: o.Partition, RunID: run, DataVersion: o.DataVersion,
+			rows[i] = obsModel{Asset: string(o.Asset), PartitionKey: o.Partition, RunID: run, ClientID: o.ClientID,
+				DataVersion: o.DataVersion, RowCount: o.RowCount, ByteCount: o.ByteCount,
 				Metadata: jsonText(o.Metadata), CreatedAt: created}
 			events = append(events, eventModel{Kind: EventObservation, Asset: string(o.Asset), PartitionKey: o.Partition,
 				RunID: run, CreatedAt: now, Payload: jsonPayload(map[string]string{"data_version": o.DataVersion})})
@@ -338,7 +514,7 @@ func (c *Catalog) recordObsChecks(ctx context.Context, tx *txn, obs []Observatio
 			}
 			rows[i] = checkModel{Asset: string(ch.Asset), PartitionKey: ch.Partition, CheckName: ch.Check, RunID: run,
 				Attempt: att, MaterializationID: ch.MaterializationID, Passed: ch.Passed, Severity: ch.Severity,
-				Description: ch.Description, Metadata: jsonText(ch.Metadata), CreatedAt: created}
+				Description: ch.Description, ClientID: ch.ClientID, Metadata: jsonText(ch.Metadata), CreatedAt: created}
 			events = append(events, eventModel{Kind: EventCheckResult, Asset: string(ch.Asset), PartitionKey: ch.Partition,
 				RunID: run, CreatedAt: now, Payload: jsonPayload(map[string]any{"check": ch.Check, "passed": ch.Passed, "severity": ch.Severity})})
 		}
@@ -349,7 +525,9 @@ func (c *Catalog) recordObsChecks(ctx context.Context, tx *txn, obs []Observatio
 	return events, nil
 }
 
-// RecordObservations records observations in one transaction.
+// RecordObservations records observations in one transaction. An
+// observation whose ClientID is already recorded for its asset partition
+// is not recorded again (idempotent retries).
 func (c *Catalog) RecordObservations(ctx context.Context, obs []Observation) error {
 	if err := validateObsChecks(obs, nil); err != nil {
 		return fmt.Errorf("record observations: %w", err)
@@ -367,7 +545,8 @@ func (c *Catalog) RecordObservations(ctx context.Context, obs []Observation) err
 	return nil
 }
 
-// RecordCheckResults records asset check results in one transaction.
+// RecordCheckResults records asset check results in one transaction,
+// idempotent by ClientID like RecordObservations.
 func (c *Catalog) RecordCheckResults(ctx context.Context, checks []CheckResult) error {
 	if err := validateObsChecks(nil, checks); err != nil {
 		return fmt.Errorf("record check results: %w", err)
@@ -396,14 +575,47 @@ func (c *Catalog) Observations(ctx context.Context, key asset.Key, partition str
 		return nil, fmt.Errorf("observations of %s partition %q: %w", key, partition, translate(err))
 	}
 	out := make([]Observation, len(rows))
-	for i, r := range rows {
-		out[i] = Observation{ID: r.ID, Asset: asset.Key(r.Asset), Partition: r.PartitionKey, RunID: r.RunID,
-			DataVersion: r.DataVersion, CreatedAt: fromMicros(r.CreatedAt)}
-		if r.Metadata != nil {
-			out[i].Metadata = json.RawMessage(*r.Metadata)
-		}
+	for i := range rows {
+		out[i] = rows[i].observation()
 	}
 	return out, nil
+}
+
+func (r *obsModel) observation() Observation {
+	o := Observation{ID: r.ID, Asset: asset.Key(r.Asset), Partition: r.PartitionKey, RunID: r.RunID, ClientID: r.ClientID,
+		DataVersion: r.DataVersion, RowCount: r.RowCount, ByteCount: r.ByteCount, CreatedAt: fromMicros(r.CreatedAt)}
+	if r.Metadata != nil {
+		o.Metadata = json.RawMessage(*r.Metadata)
+	}
+	return o
+}
+
+// ObservationByClientID returns the observation of an asset partition
+// recorded with clientID (ErrNotFound when none).
+func (c *Catalog) ObservationByClientID(ctx context.Context, key asset.Key, partition, clientID string) (Observation, error) {
+	var rows []obsModel
+	if err := c.rdb.NewSelect().Model(&rows).Where("asset = ?", string(key)).Where("partition_key = ?", partition).
+		Where("client_id = ?", clientID).Where("client_id <> ''").Limit(1).Scan(ctx); err != nil {
+		return Observation{}, fmt.Errorf("observation %q of %s partition %q: %w", clientID, key, partition, translate(err))
+	}
+	if len(rows) == 0 {
+		return Observation{}, fmt.Errorf("observation %q of %s partition %q: %w", clientID, key, partition, ErrNotFound)
+	}
+	return rows[0].observation(), nil
+}
+
+// CheckResultByClientID returns the check result of an asset partition
+// recorded with clientID (ErrNotFound when none).
+func (c *Catalog) CheckResultByClientID(ctx context.Context, key asset.Key, partition, clientID string) (CheckResult, error) {
+	var rows []checkModel
+	if err := c.rdb.NewSelect().Model(&rows).Where("asset = ?", string(key)).Where("partition_key = ?", partition).
+		Where("client_id = ?", clientID).Where("client_id <> ''").Limit(1).Scan(ctx); err != nil {
+		return CheckResult{}, fmt.Errorf("check result %q of %s partition %q: %w", clientID, key, partition, translate(err))
+	}
+	if len(rows) == 0 {
+		return CheckResult{}, fmt.Errorf("check result %q of %s partition %q: %w", clientID, key, partition, ErrNotFound)
+	}
+	return rows[0].checkResult(), nil
 }
 
 // CheckResults returns the check results of one asset partition, newest first.
@@ -417,13 +629,18 @@ func (c *Catalog) CheckResults(ctx context.Context, key asset.Key, partition str
 		return nil, fmt.Errorf("check results of %s partition %q: %w", key, partition, translate(err))
 	}
 	out := make([]CheckResult, len(rows))
-	for i, r := range rows {
-		out[i] = CheckResult{ID: r.ID, Asset: asset.Key(r.Asset), Partition: r.PartitionKey, Check: r.CheckName,
-			RunID: r.RunID, Attempt: r.Attempt, MaterializationID: r.MaterializationID, Passed: r.Passed,
-			Severity: r.Severity, Description: r.Description, CreatedAt: fromMicros(r.CreatedAt)}
-		if r.Metadata != nil {
-			out[i].Metadata = json.RawMessage(*r.Metadata)
-		}
+	for i := range rows {
+		out[i] = rows[i].checkResult()
 	}
 	return out, nil
+}
+
+func (r *checkModel) checkResult() CheckResult {
+	ch := CheckResult{ID: r.ID, Asset: asset.Key(r.Asset), Partition: r.PartitionKey, Check: r.CheckName,
+		RunID: r.RunID, Attempt: r.Attempt, MaterializationID: r.MaterializationID, Passed: r.Passed,
+		Severity: r.Severity, Description: r.Description, ClientID: r.ClientID, CreatedAt: fromMicros(r.CreatedAt)}
+	if r.Metadata != nil {
+		ch.Metadata = json.RawMessage(*r.Metadata)
+	}
+	return ch
 }

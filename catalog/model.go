@@ -72,9 +72,24 @@ type backfillModel struct {
 	Succeeded     int64   `bun:"succeeded"`
 	Failed        int64   `bun:"failed"`
 	Cancelled     int64   `bun:"cancelled"`
+	RequestID     string  `bun:"request_id"`
+	Description   string  `bun:"description"`
 	CreatedAt     int64   `bun:"created_at"`
 	UpdatedAt     int64   `bun:"updated_at"`
 	FinishedAt    *int64  `bun:"finished_at"`
+}
+
+type backfillAssetModel struct {
+	bun.BaseModel `bun:"table:backfill_assets"`
+	BackfillID    int64  `bun:"backfill_id,pk"`
+	Asset         string `bun:"asset,pk"`
+	Runs          int64  `bun:"runs"`
+	Total         int64  `bun:"total"`
+	Queued        int64  `bun:"queued"`
+	Running       int64  `bun:"running"`
+	Succeeded     int64  `bun:"succeeded"`
+	Failed        int64  `bun:"failed"`
+	Cancelled     int64  `bun:"cancelled"`
 }
 
 type runModel struct {
@@ -128,6 +143,7 @@ type matModel struct {
 	ByteCount     *int64  `bun:"byte_count"`
 	Schema        *string `bun:"schema"`
 	Metadata      *string `bun:"metadata"`
+	Location      string  `bun:"location"`
 	CreatedAt     int64   `bun:"created_at"`
 }
 
@@ -146,7 +162,10 @@ type obsModel struct {
 	Asset         string  `bun:"asset"`
 	PartitionKey  string  `bun:"partition_key"`
 	RunID         int64   `bun:"run_id"`
+	ClientID      string  `bun:"client_id"`
 	DataVersion   string  `bun:"data_version"`
+	RowCount      *int64  `bun:"row_count"`
+	ByteCount     *int64  `bun:"byte_count"`
 	Metadata      *string `bun:"metadata"`
 	CreatedAt     int64   `bun:"created_at"`
 }
@@ -163,6 +182,7 @@ type checkModel struct {
 	Passed            bool    `bun:"passed"`
 	Severity          string  `bun:"severity"`
 	Description       string  `bun:"description"`
+	ClientID          string  `bun:"client_id"`
 	Metadata          *string `bun:"metadata"`
 	CreatedAt         int64   `bun:"created_at"`
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 	"unicode/utf8"
@@ -55,8 +56,26 @@ func validateRunSpecs(specs []RunSpec) error {
 	return nil
 }
 
-// backfillDelta is a change of a backfill's per-state counters.
-type backfillDelta struct{ total, queued, running, succeeded, failed, cancelled int64 }
+// backfillDelta is a change of a backfill's per-state counters: of runs,
+// and of partitions per asset (backfill_assets).
+type backfillDelta struct {
+	total, queued, running, succeeded, failed, cancelled int64
+	assets                                               map[string]*backfillDelta // partitions; runs counts runs
+	runs                                                 int64
+}
+
+// asset returns the per-asset partition delta of key.
+func (d *backfillDelta) asset(key string) *backfillDelta {
+	if d.assets == nil {
+		d.assets = map[string]*backfillDelta{}
+	}
+	a := d.assets[key]
+	if a == nil {
+		a = &backfillDelta{}
+		d.assets[key] = a
+	}
+	return a
+}
 
 func (d *backfillDelta) add(s RunState, n int64) {
 	switch s {
@@ -75,17 +94,29 @@ func (d *backfillDelta) add(s RunState, n int64) {
 
 type backfillDeltas map[int64]*backfillDelta
 
-func (m backfillDeltas) move(id int64, from, to RunState) {
-	if id == 0 || from == to {
-		return
-	}
+func (m backfillDeltas) get(id int64) *backfillDelta {
 	d := m[id]
 	if d == nil {
 		d = &backfillDelta{}
 		m[id] = d
 	}
+	return d
+}
+
+// move counts run r (of a backfill) going from one state to another: one
+// run, and r's partitions for its asset.
+func (m backfillDeltas) move(r *runModel, from, to RunState) {
+	id := backfillOf(r)
+	if id == 0 || from == to {
+		return
+	}
+	d := m.get(id)
 	d.add(from, -1)
 	d.add(to, 1)
+	a := d.asset(r.Asset)
+	n := int64(max(r.PartitionCount, 1))
+	a.add(from, -n)
+	a.add(to, n)
 }
 
 // EnqueueRuns adds runs to the queue in one transaction (COPY on PostgreSQL,
@@ -117,13 +148,13 @@ func (c *Catalog) enqueue(ctx context.Context, tx *txn, specs []RunSpec, now int
 	deltas := backfillDeltas{}
 	for _, s := range specs {
 		if s.BackfillID != 0 {
-			d := deltas[s.BackfillID]
-			if d == nil {
-				d = &backfillDelta{}
-				deltas[s.BackfillID] = d
-			}
+			d := deltas.get(s.BackfillID)
 			d.total++
 			d.queued++
+			a := d.asset(string(s.Asset))
+			a.runs++
+			a.total += int64(len(s.PartitionKeys))
+			a.queued += int64(len(s.PartitionKeys))
 		}
 	}
 	if len(deltas) > 0 {
@@ -215,6 +246,9 @@ WHERE id = ? RETURNING state, queued, running, failed`,
 		if err != nil {
 			return nil, fmt.Errorf("update counters of backfill %d: %w", id, err)
 		}
+		if err := c.applyBackfillAssetDeltas(ctx, tx, id, d); err != nil {
+			return nil, err
+		}
 		next := state
 		switch {
 		case queued+running > 0 && (state == BackfillCompleted || state == BackfillFailed):
@@ -240,6 +274,31 @@ WHERE id = ? RETURNING state, queued, running, failed`,
 			Payload: jsonPayload(map[string]string{"from": state, "to": next})})
 	}
 	return events, nil
+}
+
+// applyBackfillAssetDeltas upserts the per-asset partition counters of
+// backfill id, assets in key order (lock order).
+func (c *Catalog) applyBackfillAssetDeltas(ctx context.Context, tx *txn, id int64, d *backfillDelta) error {
+	keys := make([]string, 0, len(d.assets))
+	for k := range d.assets {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		a := d.assets[k]
+		if a.runs == 0 && a.total == 0 && a.queued == 0 && a.running == 0 && a.succeeded == 0 && a.failed == 0 && a.cancelled == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO backfill_assets AS b (backfill_id, asset, runs, total, queued, running, succeeded, failed, cancelled)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (backfill_id, asset) DO UPDATE SET runs = b.runs + excluded.runs, total = b.total + excluded.total,
+  queued = b.queued + excluded.queued, running = b.running + excluded.running, succeeded = b.succeeded + excluded.succeeded,
+  failed = b.failed + excluded.failed, cancelled = b.cancelled + excluded.cancelled`,
+			id, k, a.runs, a.total, a.queued, a.running, a.succeeded, a.failed, a.cancelled); err != nil {
+			return fmt.Errorf("update asset %s counters of backfill %d: %w", k, id, err)
+		}
+	}
+	return nil
 }
 
 func runStateEvent(r *runModel, from RunState, now int64, extra map[string]any) eventModel {
@@ -294,7 +353,7 @@ RETURNING ` + runColumns
 		deltas := backfillDeltas{}
 		events := make([]eventModel, 0, len(rows))
 		for i := range rows {
-			deltas.move(backfillOf(&rows[i]), RunQueued, RunRunning)
+			deltas.move(&rows[i], RunQueued, RunRunning)
 			events = append(events, runStateEvent(&rows[i], RunQueued, n, map[string]any{"owner": req.Owner}))
 		}
 		bevs, err := c.applyBackfillDeltas(ctx, tx, deltas, n)
@@ -527,7 +586,7 @@ duration_us = ?, peak_rss = ?, cpu_seconds = ? WHERE id = ?`,
 		}
 		events = append(events, oevs...)
 		deltas := backfillDeltas{}
-		deltas.move(backfillOf(r), from, state)
+		deltas.move(r, from, state)
 		bevs, err := c.applyBackfillDeltas(ctx, tx, deltas, n)
 		if err != nil {
 			return err
@@ -582,7 +641,7 @@ func (c *Catalog) RequeueExpired(ctx context.Context, now time.Time) (requeued, 
 			default:
 				requeued = append(requeued, r.ID)
 			}
-			deltas.move(backfillOf(r), RunRunning, to)
+			deltas.move(r, RunRunning, to)
 			r.State = string(to)
 			events = append(events, runStateEvent(r, RunRunning, n, map[string]any{"reason": "lease expired"}))
 		}
@@ -656,7 +715,7 @@ WHERE state = 'queued' AND `+where+` RETURNING `+runColumns, n, n, arg).Scan(ctx
 	deltas = backfillDeltas{}
 	for i := range rows {
 		cancelled = append(cancelled, rows[i].ID)
-		deltas.move(backfillOf(&rows[i]), RunQueued, RunCancelled)
+		deltas.move(&rows[i], RunQueued, RunCancelled)
 		if len(rows) <= maxRunEvents {
 			events = append(events, runStateEvent(&rows[i], RunQueued, n, nil))
 		}
@@ -699,32 +758,72 @@ func (c *Catalog) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 		limit = 100
 	}
 	limit = min(limit, 10000)
-	var rows []runModel
-	q := c.rdb.NewSelect().Model(&rows).ExcludeColumn("log")
-	if f.Asset != "" {
-		q = q.Where("asset = ?", string(f.Asset))
-	}
-	if len(f.States) > 0 {
-		ss := make([]string, len(f.States))
-		for i, s := range f.States {
-			ss[i] = string(s)
-		}
-		q = q.Where("state IN (?)", bun.In(ss))
-	}
-	if f.BackfillID != 0 {
-		q = q.Where("backfill_id = ?", f.BackfillID)
-	}
-	if f.BeforeID > 0 {
-		q = q.Where("id < ?", f.BeforeID)
-	}
-	if err := q.Order("id DESC").Limit(int64(limit)).Scan(ctx); err != nil {
-		return nil, fmt.Errorf("list runs: %w", translate(err))
-	}
-	out := make([]Run, len(rows))
-	for i := range rows {
-		var err error
-		if out[i], err = rows[i].run(); err != nil {
+	var key string
+	if f.PartitionKey != "" {
+		k, err := json.Marshal(f.PartitionKey)
+		if err != nil {
 			return nil, fmt.Errorf("list runs: %w", err)
+		}
+		key = string(k)
+	}
+	page := func(before int64, n int) ([]runModel, error) {
+		var rows []runModel
+		q := c.rdb.NewSelect().Model(&rows).ExcludeColumn("log")
+		if f.Asset != "" {
+			q = q.Where("asset = ?", string(f.Asset))
+		}
+		if len(f.States) > 0 {
+			ss := make([]string, len(f.States))
+			for i, s := range f.States {
+				ss[i] = string(s)
+			}
+			q = q.Where("state IN (?)", bun.In(ss))
+		}
+		if f.BackfillID != 0 {
+			q = q.Where("backfill_id = ?", f.BackfillID)
+		}
+		if before > 0 {
+			q = q.Where("id < ?", before)
+		}
+		if f.Worker != "" {
+			q = q.Where("lease_owner = ?", f.Worker)
+		}
+		if !f.CreatedAfter.IsZero() {
+			q = q.Where("created_at >= ?", micros(f.CreatedAfter))
+		}
+		if !f.CreatedBefore.IsZero() {
+			q = q.Where("created_at < ?", micros(f.CreatedBefore))
+		}
+		if key != "" {
+			// partition_keys is a JSON array of strings: match the key's
+			// JSON form; the exact check is below.
+			q = q.Where("partition_keys LIKE ? ESCAPE '\\'", "%"+likeEscape(key)+"%")
+		}
+		err := q.Order("id DESC").Limit(int64(n)).Scan(ctx)
+		return rows, err
+	}
+	out := make([]Run, 0, min(limit, 1000))
+	before := f.BeforeID
+	for len(out) < limit {
+		n := limit - len(out)
+		rows, err := page(before, n)
+		if err != nil {
+			return nil, fmt.Errorf("list runs: %w", translate(err))
+		}
+		for i := range rows {
+			r, err := rows[i].run()
+			if err != nil {
+				return nil, fmt.Errorf("list runs: %w", err)
+			}
+			before = r.ID
+			// A LIKE match inside another key (one with quotes) is not one.
+			if f.PartitionKey != "" && !slices.Contains(r.PartitionKeys, f.PartitionKey) {
+				continue
+			}
+			out = append(out, r)
+		}
+		if len(rows) < n {
+			break
 		}
 	}
 	return out, nil

@@ -236,8 +236,25 @@ type Materialization struct {
 	ByteCount   *int64
 	Schema      json.RawMessage // Arrow schema as JSON
 	Metadata    json.RawMessage // user metadata (a JSON object)
-	Provenance  []ProvenanceEntry
-	CreatedAt   time.Time // zero: the catalog's clock
+	// Location is where the output was written. When empty on write, a
+	// legacy "_strata"."location" in Metadata fills it; reads of rows
+	// written before the column existed fall back to it the same way.
+	Location   string
+	Provenance []ProvenanceEntry
+	CreatedAt  time.Time // zero: the catalog's clock
+}
+
+// MaterializationQuery pages the materializations of one asset, newest
+// first.
+type MaterializationQuery struct {
+	Asset asset.Key
+	// Partition, when not nil, restricts the list to one partition ("" is
+	// the partition of an unpartitioned asset); nil lists every partition.
+	Partition *string
+	// BeforeID pages: only materializations with a smaller id when > 0.
+	BeforeID int64
+	// Limit is the page size: 0 means 100, at most 10000.
+	Limit int
 }
 
 // MaterializationSummary is the latest materialization of one partition, as
@@ -252,17 +269,23 @@ type MaterializationSummary struct {
 	CodeVersion string
 	RowCount    int64 // -1 when unknown
 	ByteCount   int64 // -1 when unknown
+	Location    string
 	CreatedAt   time.Time
 }
 
 // Observation records an observed data version of an asset partition
 // without a materialization.
 type Observation struct {
-	ID          int64
-	Asset       asset.Key
-	Partition   string
-	RunID       int64
+	ID        int64
+	Asset     asset.Key
+	Partition string
+	RunID     int64
+	// ClientID makes a report idempotent: an observation whose (asset,
+	// partition, client id) is already recorded is not recorded again.
+	ClientID    string
 	DataVersion string
+	RowCount    *int64
+	ByteCount   *int64
 	Metadata    json.RawMessage
 	CreatedAt   time.Time
 }
@@ -279,8 +302,10 @@ type CheckResult struct {
 	Passed            bool
 	Severity          string // "warn" or "error"; free text
 	Description       string
-	Metadata          json.RawMessage
-	CreatedAt         time.Time
+	// ClientID makes a report idempotent, as for observations.
+	ClientID  string
+	Metadata  json.RawMessage
+	CreatedAt time.Time
 }
 
 // Backfill states.
@@ -302,12 +327,26 @@ type BackfillSpec struct {
 	Filter   string
 	Priority int
 	Actor    string
+	// RequestID, when set, makes creation idempotent: a backfill with the
+	// same request id is returned instead of creating another (at most 200
+	// bytes).
+	RequestID string
+	// Description is free text (at most 10000 bytes).
+	Description string
 	// Runs are enqueued with the backfill; their BackfillID is set.
 	Runs []RunSpec
 }
 
 // BackfillCounts counts a backfill's runs by state.
 type BackfillCounts struct {
+	Total, Queued, Running, Succeeded, Failed, Cancelled int64
+}
+
+// BackfillAssetCounts counts the partitions of one asset of a backfill by
+// the state of the run that holds them (a run over N partitions counts N).
+type BackfillAssetCounts struct {
+	Asset                                                asset.Key
+	Runs                                                 int64
 	Total, Queued, Running, Succeeded, Failed, Cancelled int64
 }
 
@@ -320,7 +359,13 @@ type Backfill struct {
 	Priority   int
 	State      string
 	Actor      string
-	Counts     BackfillCounts
+	// RequestID and Description as given at creation.
+	RequestID   string
+	Description string
+	Counts      BackfillCounts
+	// Assets are the per-asset partition counters, by asset key; filled
+	// by GetBackfill (not by ListBackfills).
+	Assets     []BackfillAssetCounts
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	FinishedAt *time.Time
@@ -376,7 +421,14 @@ type RunFilter struct {
 	Asset      asset.Key
 	States     []RunState
 	BackfillID int64
-	// AfterID pages: only runs with a smaller ID (newest first) when > 0.
+	// PartitionKey keeps the runs over this partition.
+	PartitionKey string
+	// Worker keeps the runs leased to this worker (lease owner).
+	Worker string
+	// CreatedAfter (inclusive) and CreatedBefore (exclusive) bound the
+	// creation time when not zero.
+	CreatedAfter, CreatedBefore time.Time
+	// BeforeID pages: only runs with a smaller ID (newest first) when > 0.
 	BeforeID int64
 	Limit    int // 0 means 100, at most 10000
 }

@@ -204,6 +204,8 @@ var methodRoles = map[string]Role{
 	"/strata.v1.AssetService/AddDynamicPartitions":                   RoleEditor,
 	"/strata.v1.AssetService/DeleteDynamicPartitions":                RoleAdmin,
 	"/strata.v1.AssetService/DeleteAsset":                            RoleAdmin,
+	"/strata.v1.AssetService/ListAssetRevisions":                     RoleViewer,
+	"/strata.v1.AssetService/ListMaterializations":                   RoleViewer,
 	"/strata.v1.LineageService/GetLineage":                           RoleViewer,
 	"/strata.v1.LineageService/GetProvenance":                        RoleViewer,
 	"/strata.v1.PartitionService/ListPartitionStatuses":              RoleViewer,

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -172,7 +173,8 @@ func (b *backfillService) CreateBackfill(ctx context.Context, req *stratav1.Crea
 	if req.GetDryRun() {
 		return &stratav1.CreateBackfillResponse{Backfill: dryRunProto(req, filter, plan)}, nil
 	}
-	spec := catalog.BackfillSpec{Filter: catalogFilter(filter), Priority: int(req.GetPriority()), Actor: actor(ctx)}
+	spec := catalog.BackfillSpec{Filter: catalogFilter(filter), Priority: int(req.GetPriority()), Actor: actor(ctx),
+		RequestID: req.GetRequestId(), Description: req.GetDescription()}
 	for i := range plan.Assets {
 		ap := &plan.Assets[i]
 		spec.Selection = append(spec.Selection, ap.Asset.Key)
@@ -270,16 +272,20 @@ func readBackfillMeta(bf *catalog.Backfill) backfillMeta {
 }
 
 // backfillProto converts a backfill. With perAsset, progress counts
-// partitions exactly, per asset, from the backfill's runs; without, it
-// comes from the catalog's counters, which count runs (equal to partitions
+// partitions exactly, per asset, from the catalog's per-asset counters
+// (bf.Assets, filled by GetBackfill: one row per asset); without, it comes
+// from the backfill's counters, which count runs (equal to partitions
 // unless an asset's backfill_policy batches them).
 func (s *Server) backfillProto(ctx context.Context, bf catalog.Backfill, perAsset bool) (*stratav1.Backfill, error) {
 	meta := readBackfillMeta(&bf)
 	out := &stratav1.Backfill{
 		Id: formatID(bf.ID), Selection: meta.Selection, PartitionKeys: meta.Keys,
 		Filter:   stratav1.BackfillFilter(stratav1.BackfillFilter_value[meta.Filter]),
-		Priority: int32(bf.Priority), State: backfillState(bf.State), Description: meta.Description,
+		Priority: int32(bf.Priority), State: backfillState(bf.State), Description: bf.Description,
 		RetryOfId: meta.RetryOf, CreateTime: timestamppb.New(bf.CreatedAt), UpdateTime: timestamppb.New(bf.UpdatedAt),
+	}
+	if out.Description == "" {
+		out.Description = meta.Description // created before the description column
 	}
 	if meta.Selection == "" {
 		for i, k := range bf.Selection {
@@ -309,38 +315,13 @@ func (s *Server) backfillProto(ctx context.Context, bf catalog.Backfill, perAsse
 	for _, k := range bf.Selection {
 		per[string(k)] = &stratav1.BackfillProgress{Skipped: meta.Assets[string(k)].Skipped}
 	}
-	var before int64
-	for {
-		runs, err := s.cat.ListRuns(ctx, catalog.RunFilter{BackfillID: bf.ID, BeforeID: before, Limit: 10000})
-		if err != nil {
-			return nil, wrapf(err, "backfill %d progress", bf.ID)
+	for _, a := range bf.Assets {
+		p := per[string(a.Asset)]
+		if p == nil {
+			p = &stratav1.BackfillProgress{}
+			per[string(a.Asset)] = p
 		}
-		for i := range runs {
-			r := &runs[i]
-			p := per[string(r.Asset)]
-			if p == nil {
-				p = &stratav1.BackfillProgress{}
-				per[string(r.Asset)] = p
-			}
-			n := int64(len(r.PartitionKeys))
-			p.Runs++
-			switch r.State {
-			case catalog.RunQueued:
-				p.Queued += n
-			case catalog.RunRunning:
-				p.Running += n
-			case catalog.RunSucceeded:
-				p.Succeeded += n
-			case catalog.RunFailed:
-				p.Failed += n
-			case catalog.RunCancelled:
-				p.Canceled += n
-			}
-		}
-		if len(runs) < 10000 {
-			break
-		}
-		before = runs[len(runs)-1].ID
+		p.Runs, p.Queued, p.Running, p.Succeeded, p.Failed, p.Canceled = a.Runs, a.Queued, a.Running, a.Succeeded, a.Failed, a.Cancelled
 	}
 	keys := make([]string, 0, len(per))
 	for k := range per {
@@ -369,18 +350,17 @@ func (s *Server) getBackfill(ctx context.Context, field, sid string) (catalog.Ba
 	return bf, nil
 }
 
-// findBackfillByRequest finds a recent backfill created with request id.
+// findBackfillByRequest finds the backfill created with request id (the
+// catalog's unique request_id column).
 func (s *Server) findBackfillByRequest(ctx context.Context, id string) (catalog.Backfill, bool, error) {
-	bfs, err := s.cat.ListBackfills(ctx, 0, 1000)
+	bf, err := s.cat.BackfillByRequestID(ctx, id)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return catalog.Backfill{}, false, nil
+	}
 	if err != nil {
 		return catalog.Backfill{}, false, wrapf(err, "find backfill by request id")
 	}
-	for _, bf := range bfs {
-		if readBackfillMeta(&bf).RequestID == id {
-			return bf, true, nil
-		}
-	}
-	return catalog.Backfill{}, false, nil
+	return bf, true, nil
 }
 
 func (b *backfillService) GetBackfill(ctx context.Context, req *stratav1.GetBackfillRequest) (*stratav1.GetBackfillResponse, error) {
@@ -518,7 +498,7 @@ func (b *backfillService) RetryBackfill(ctx context.Context, req *stratav1.Retry
 	meta := backfillMeta{Selection: old.Selection, Filter: stratav1.BackfillFilter_BACKFILL_FILTER_ALL.String(),
 		Description: fmt.Sprintf("retry of backfill %d (failed partitions)", bf.ID), RetryOf: formatID(bf.ID),
 		Assets: map[string]backfillMetaUnit{}}
-	spec := catalog.BackfillSpec{Priority: bf.Priority, Actor: actor(ctx)}
+	spec := catalog.BackfillSpec{Priority: bf.Priority, Actor: actor(ctx), Description: meta.Description}
 	for i := range plan.Assets {
 		ap := &plan.Assets[i]
 		spec.Selection = append(spec.Selection, ap.Asset.Key)

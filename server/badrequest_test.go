@@ -191,6 +191,52 @@ func badCases() []badCase {
 			_, err := b.backfill.CancelBackfill(admin(ctx), &stratav1.CancelBackfillRequest{Id: "999"})
 			return err
 		}, code: codes.NotFound},
+		{name: "revisions bad page token", grpc: func(ctx context.Context, b *testBundle) error {
+			_, err := b.assets.ListAssetRevisions(admin(ctx), &stratav1.ListAssetRevisionsRequest{Key: "raw/events", PageToken: "!!not-a-token"})
+			return err
+		}, code: codes.InvalidArgument, field: "page_token"},
+		{name: "revisions token of another list", grpc: func(ctx context.Context, b *testBundle) error {
+			_, err := b.assets.ListAssetRevisions(admin(ctx), &stratav1.ListAssetRevisionsRequest{Key: "raw/events", PageToken: "bWF0ZXJpYWxpemF0aW9uczox"})
+			return err
+		}, code: codes.InvalidArgument, field: "page_token"},
+		{name: "revisions of unknown asset", grpc: func(ctx context.Context, b *testBundle) error {
+			_, err := b.assets.ListAssetRevisions(admin(ctx), &stratav1.ListAssetRevisionsRequest{Key: "no/such"})
+			return err
+		}, code: codes.NotFound},
+		{name: "revisions bad key", grpc: func(ctx context.Context, b *testBundle) error {
+			_, err := b.assets.ListAssetRevisions(admin(ctx), &stratav1.ListAssetRevisionsRequest{Key: "No Such"})
+			return err
+		}, code: codes.InvalidArgument, field: "key"},
+		{name: "revisions negative page size", grpc: func(ctx context.Context, b *testBundle) error {
+			_, err := b.assets.ListAssetRevisions(admin(ctx), &stratav1.ListAssetRevisionsRequest{Key: "raw/events", PageSize: -1})
+			return err
+		}, code: codes.InvalidArgument, field: "page_size"},
+		{name: "materializations bad page token", grpc: func(ctx context.Context, b *testBundle) error {
+			_, err := b.assets.ListMaterializations(admin(ctx), &stratav1.ListMaterializationsRequest{Asset: "raw/events", PageToken: "!!not-a-token"})
+			return err
+		}, code: codes.InvalidArgument, field: "page_token"},
+		{name: "materializations of unknown asset", grpc: func(ctx context.Context, b *testBundle) error {
+			_, err := b.assets.ListMaterializations(admin(ctx), &stratav1.ListMaterializationsRequest{Asset: "no/such"})
+			return err
+		}, code: codes.NotFound},
+		{name: "materializations without asset", grpc: func(ctx context.Context, b *testBundle) error {
+			_, err := b.assets.ListMaterializations(admin(ctx), &stratav1.ListMaterializationsRequest{})
+			return err
+		}, code: codes.InvalidArgument, field: "asset"},
+		{name: "materializations bad partition key", grpc: func(ctx context.Context, b *testBundle) error {
+			_, err := b.assets.ListMaterializations(admin(ctx), &stratav1.ListMaterializationsRequest{Asset: "raw/events", PartitionKey: "yesterday"})
+			return err
+		}, code: codes.InvalidArgument, field: "partition_key"},
+		{name: "materializations partition of unpartitioned asset", grpc: func(ctx context.Context, b *testBundle) error {
+			_, err := b.assets.ListMaterializations(admin(ctx), &stratav1.ListMaterializationsRequest{Asset: "dim/customers", PartitionKey: "eu"})
+			return err
+		}, code: codes.InvalidArgument, field: "partition_key"},
+		{name: "report with reserved metadata key", grpc: func(ctx context.Context, b *testBundle) error {
+			md, _ := structpb.NewStruct(map[string]any{"_strata": "x"})
+			_, err := b.runs.ReportMaterialization(admin(ctx), &stratav1.ReportMaterializationRequest{ReportId: "m1",
+				Materialization: &stratav1.MaterializationReport{Asset: "dim/customers", Metadata: md}})
+			return err
+		}, code: codes.InvalidArgument, field: "materialization.metadata", msg: "reserved"},
 		{name: "unknown run", grpc: func(ctx context.Context, b *testBundle) error {
 			_, err := b.runs.CancelRun(admin(ctx), &stratav1.CancelRunRequest{Id: "999"})
 			return err
@@ -254,6 +300,15 @@ func badCases() []badCase {
 		{name: "rest bad page size", rest: func(t *testing.T, b *testBundle) (int, map[string]any) {
 			return b.httpDo(t, "GET", "/v1/assets?page_size=many", viewerToken, nil)
 		}, http: http.StatusBadRequest},
+		{name: "rest revisions of unknown asset", rest: func(t *testing.T, b *testBundle) (int, map[string]any) {
+			return b.httpDo(t, "GET", "/v1/assets/no/such:revisions", viewerToken, nil)
+		}, http: http.StatusNotFound},
+		{name: "rest materializations bad page token", rest: func(t *testing.T, b *testBundle) (int, map[string]any) {
+			return b.httpDo(t, "GET", "/v1/assets/raw/events:materializations?page_token=zz", viewerToken, nil)
+		}, http: http.StatusBadRequest, field: "page_token"},
+		{name: "rest materializations bad partition key", rest: func(t *testing.T, b *testBundle) (int, map[string]any) {
+			return b.httpDo(t, "GET", "/v1/assets/raw/events:materializations?partition_key=2026", viewerToken, nil)
+		}, http: http.StatusBadRequest, field: "partition_key"},
 		{name: "rest delete with editor token", rest: func(t *testing.T, b *testBundle) (int, map[string]any) {
 			return b.httpDo(t, "DELETE", "/v1/assets/dim/customers", editorToken, nil)
 		}, http: http.StatusForbidden},

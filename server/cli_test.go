@@ -226,7 +226,8 @@ func TestCLI(t *testing.T) {
 
 func TestCLIBackfillWait(t *testing.T) {
 	t.Parallel()
-	srv := startCLIServer(t)
+	// No local executor: the test plays the worker.
+	srv := startCLIServer(t, "--capacity", "none")
 	file := filepath.Join(t.TempDir(), "assets.yaml")
 	os.WriteFile(file, []byte(cliYAML), 0o644)
 	runCLI(t, srv.addr, "apply", "-f", file).want(t, 0)

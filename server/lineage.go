@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -191,18 +192,25 @@ func materializationProto(m *catalog.Materialization) *stratav1.Materialization 
 	if len(m.Schema) > 0 {
 		out.SchemaJson = string(m.Schema)
 	}
+	// The catalog reads the location column, falling back to the legacy
+	// reserved key; the reserved key is still stripped from metadata.
 	meta, loc := splitMetadata(m.Metadata)
 	out.Metadata = meta
-	out.Location = loc
+	out.Location = m.Location
+	if out.Location == "" {
+		out.Location = loc
+	}
 	for _, pe := range m.Provenance {
 		out.Provenance = append(out.Provenance, provenanceProto(pe))
 	}
 	return out
 }
 
-// reservedMeta is the key under which the server keeps, inside a record's
-// metadata object, the fields of a report the catalog has no column for
-// (location, report id, counts). It is removed before metadata is shown.
+// reservedMeta is the key under which the server kept, inside a record's
+// metadata object, the fields of a report the catalog had no column for
+// (location, report id, counts), and under which the materializer still
+// keeps a location. The catalog has columns for them now; the key is read
+// for rows written before and removed before metadata is shown.
 const reservedMeta = "_strata"
 
 type reservedFields struct {
@@ -213,10 +221,16 @@ type reservedFields struct {
 }
 
 // joinMetadata stores user metadata and reserved fields as one JSON object.
+// Reports now write their fields to catalog columns and pass no reserved
+// fields; user metadata may not use the reserved key (it would read as a
+// legacy location).
 func joinMetadata(user *structpb.Struct, r reservedFields) (json.RawMessage, error) {
 	m := map[string]any{}
 	if user != nil {
 		m = user.AsMap()
+	}
+	if _, ok := m[reservedMeta]; ok {
+		return nil, fmt.Errorf("key %q is reserved", reservedMeta)
 	}
 	if r != (reservedFields{}) {
 		m[reservedMeta] = r

@@ -191,11 +191,15 @@ func (p *partitionService) GetPartitionHealth(ctx context.Context, req *stratav1
 			}
 			tally(missing, i-next)
 		}
-		stat := st.State(i).Status
+		ps := st.State(i)
+		stat := ps.Status
 		if ok = emit(i, stat, 1); !ok {
 			break
 		}
 		tally(stat, 1)
+		if ps.GetFreshness().GetState() == stratav1.FreshnessState_FRESHNESS_STATE_FAIL {
+			counts.Late++
+		}
 		next = i + 1
 	}
 	if ok && next <= hi {

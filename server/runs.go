@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -150,26 +151,28 @@ func (rs *runService) ListRuns(ctx context.Context, req *stratav1.ListRunsReques
 			return nil, err
 		}
 	}
-	var after, beforeT time.Time
 	if t := req.GetCreatedAfter(); t != nil {
 		if err := t.CheckValid(); err != nil {
 			return nil, InvalidArgument("created_after", "%v", err)
 		}
-		after = t.AsTime()
+		f.CreatedAfter = t.AsTime()
 	}
 	if t := req.GetCreatedBefore(); t != nil {
 		if err := t.CheckValid(); err != nil {
 			return nil, InvalidArgument("created_before", "%v", err)
 		}
-		beforeT = t.AsTime()
+		f.CreatedBefore = t.AsTime()
 	}
+	f.Worker = req.GetWorkerId()
+	f.PartitionKey = req.GetPartitionKey()
 	wantStates := map[stratav1.RunState]bool{}
 	for _, st := range req.GetStates() {
 		wantStates[st] = true
 	}
 	resp := &stratav1.ListRunsResponse{}
-	// Filters the catalog does not index are applied here, scanning at most
-	// maxScan runs per page.
+	// The catalog filters by asset, state, backfill, partition, worker and
+	// creation time; only the finer run states (running vs canceling) are
+	// told apart here, scanning at most maxScan runs per page.
 	const maxScan = 20000
 	for scanned := 0; scanned < maxScan; {
 		runs, err := s.cat.ListRuns(ctx, f)
@@ -180,19 +183,6 @@ func (rs *runService) ListRuns(ctx context.Context, req *stratav1.ListRunsReques
 			r := &runs[i]
 			scanned++
 			f.BeforeID = r.ID
-			if !after.IsZero() && r.CreatedAt.Before(after) {
-				// Newest first: everything after this is older.
-				return resp, nil
-			}
-			if !beforeT.IsZero() && !r.CreatedAt.Before(beforeT) {
-				continue
-			}
-			if req.GetWorkerId() != "" && r.LeaseOwner != req.GetWorkerId() {
-				continue
-			}
-			if pk := req.GetPartitionKey(); pk != "" && !contains(r.PartitionKeys, pk) {
-				continue
-			}
 			p := runProto(r)
 			if len(wantStates) > 0 && !wantStates[p.State] {
 				continue
@@ -215,15 +205,6 @@ func (rs *runService) ListRuns(ctx context.Context, req *stratav1.ListRunsReques
 	return resp, nil
 }
 
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func (s *Server) getRun(ctx context.Context, field, sid string) (catalog.Run, error) {
 	id, err := parseID(field, sid)
 	if err != nil {
@@ -241,7 +222,15 @@ func (rs *runService) GetRun(ctx context.Context, req *stratav1.GetRunRequest) (
 	if err != nil {
 		return nil, err
 	}
-	return &stratav1.GetRunResponse{Run: runProto(&r)}, nil
+	ids, err := rs.s.cat.RunMaterializationIDs(ctx, r.ID)
+	if err != nil {
+		return nil, wrapf(err, "run")
+	}
+	p := runProto(&r)
+	for _, id := range ids {
+		p.MaterializationIds = append(p.MaterializationIds, formatID(id))
+	}
+	return &stratav1.GetRunResponse{Run: p}, nil
 }
 
 // logLines splits a run's bounded log into numbered lines (seq from 1).
@@ -431,7 +420,8 @@ func (rs *runService) ReportMaterialization(ctx context.Context, req *stratav1.R
 		ve.Add("materialization.schema_json", "is not valid JSON")
 	}
 	m := catalog.Materialization{Asset: a.Key, Partition: rep.GetPartitionKey(), ClientID: req.GetReportId(),
-		DataVersion: rep.GetDataVersion(), CodeVersion: rep.GetCodeVersion(), RowCount: rep.RowCount, ByteCount: rep.Bytes}
+		DataVersion: rep.GetDataVersion(), CodeVersion: rep.GetCodeVersion(), RowCount: rep.RowCount, ByteCount: rep.Bytes,
+		Location: rep.GetLocation()}
 	if m.CodeVersion == "" {
 		m.CodeVersion = a.Decl.CodeVersion
 	}
@@ -468,21 +458,16 @@ func (rs *runService) ReportMaterialization(ctx context.Context, req *stratav1.R
 	if err := ve.Err(); err != nil {
 		return nil, err
 	}
-	if m.Metadata, err = joinMetadata(rep.GetMetadata(), reservedFields{Location: rep.GetLocation()}); err != nil {
+	if m.Metadata, err = joinMetadata(rep.GetMetadata(), reservedFields{}); err != nil {
 		return nil, InvalidArgument("materialization.metadata", "%v", err)
 	}
-	// The catalog records a report id once; look for it first among the
-	// partition's recent materializations to answer duplicate = true.
-	recent, err := s.cat.MaterializationHistory(ctx, a.Key, m.Partition, 1000)
-	if err != nil {
-		return nil, wrapf(err, "report materialization")
-	}
+	// The catalog records a report id once (and returns the id recorded
+	// first); look for it to answer duplicate = true.
 	dup := false
-	for _, r := range recent {
-		if r.ClientID == req.GetReportId() {
-			dup = true
-			break
-		}
+	if _, err := s.cat.MaterializationByClientID(ctx, a.Key, m.Partition, req.GetReportId()); err == nil {
+		dup = true
+	} else if !errors.Is(err, catalog.ErrNotFound) {
+		return nil, wrapf(err, "report materialization")
 	}
 	ids, err := s.cat.RecordMaterializations(ctx, []catalog.Materialization{m})
 	if err != nil {
@@ -496,10 +481,22 @@ func (rs *runService) ReportMaterialization(ctx context.Context, req *stratav1.R
 }
 
 func observationProto(o *catalog.Observation) *stratav1.Observation {
+	// Columns first; observations recorded before the columns existed keep
+	// these fields under the reserved metadata key.
 	meta, r := readMetadata(o.Metadata)
-	return &stratav1.Observation{Id: formatID(o.ID), Asset: string(o.Asset), PartitionKey: o.Partition,
-		DataVersion: o.DataVersion, RowCount: r.RowCount, Bytes: r.Bytes, Metadata: meta,
-		CreateTime: timestamppb.New(o.CreatedAt), ReportId: r.ReportID}
+	out := &stratav1.Observation{Id: formatID(o.ID), Asset: string(o.Asset), PartitionKey: o.Partition,
+		DataVersion: o.DataVersion, RowCount: o.RowCount, Bytes: o.ByteCount, Metadata: meta,
+		CreateTime: timestamppb.New(o.CreatedAt), ReportId: o.ClientID}
+	if out.RowCount == nil {
+		out.RowCount = r.RowCount
+	}
+	if out.Bytes == nil {
+		out.Bytes = r.Bytes
+	}
+	if out.ReportId == "" {
+		out.ReportId = r.ReportID
+	}
+	return out
 }
 
 func (rs *runService) ReportObservation(ctx context.Context, req *stratav1.ReportObservationRequest) (*stratav1.ReportObservationResponse, error) {
@@ -522,38 +519,31 @@ func (rs *runService) ReportObservation(ctx context.Context, req *stratav1.Repor
 			return nil, InvalidArgument("observe_time", "%v", err)
 		}
 	}
-	// The catalog has no report id for observations: look for it among the
-	// partition's recent observations.
-	recent, err := s.cat.Observations(ctx, a.Key, req.GetPartitionKey(), 1000)
-	if err != nil {
-		return nil, wrapf(err, "report observation")
-	}
-	for i := range recent {
-		if _, r := readMetadata(recent[i].Metadata); r.ReportID == req.GetReportId() {
-			return &stratav1.ReportObservationResponse{Observation: observationProto(&recent[i]), Duplicate: true}, nil
-		}
-	}
-	meta, err := joinMetadata(req.GetMetadata(), reservedFields{ReportID: req.GetReportId(), RowCount: req.RowCount, Bytes: req.Bytes})
+	meta, err := joinMetadata(req.GetMetadata(), reservedFields{})
 	if err != nil {
 		return nil, InvalidArgument("metadata", "%v", err)
 	}
-	o := catalog.Observation{Asset: a.Key, Partition: req.GetPartitionKey(), DataVersion: req.GetDataVersion(), Metadata: meta}
+	o := catalog.Observation{Asset: a.Key, Partition: req.GetPartitionKey(), ClientID: req.GetReportId(),
+		DataVersion: req.GetDataVersion(), RowCount: req.RowCount, ByteCount: req.Bytes, Metadata: meta}
 	if t := req.GetObserveTime(); t != nil {
 		o.CreatedAt = t.AsTime()
 	}
-	if err := s.cat.RecordObservations(ctx, []catalog.Observation{o}); err != nil {
+	// Idempotent by report id (a column with a unique index).
+	if got, err := s.cat.ObservationByClientID(ctx, a.Key, o.Partition, o.ClientID); err == nil {
+		return &stratav1.ReportObservationResponse{Observation: observationProto(&got), Duplicate: true}, nil
+	} else if !errors.Is(err, catalog.ErrNotFound) {
 		return nil, wrapf(err, "report observation")
 	}
-	recent, err = s.cat.Observations(ctx, a.Key, req.GetPartitionKey(), 1000)
+	err = s.cat.RecordObservations(ctx, []catalog.Observation{o})
+	dup := errors.Is(err, catalog.ErrAlreadyExists) // a concurrent report with the same id won
+	if err != nil && !dup {
+		return nil, wrapf(err, "report observation")
+	}
+	got, err := s.cat.ObservationByClientID(ctx, a.Key, o.Partition, o.ClientID)
 	if err != nil {
 		return nil, wrapf(err, "report observation")
 	}
-	for i := range recent {
-		if _, r := readMetadata(recent[i].Metadata); r.ReportID == req.GetReportId() {
-			return &stratav1.ReportObservationResponse{Observation: observationProto(&recent[i])}, nil
-		}
-	}
-	return nil, status.Error(codes.Internal, "observation recorded but not found")
+	return &stratav1.ReportObservationResponse{Observation: observationProto(&got), Duplicate: dup}, nil
 }
 
 func checkProto(c *catalog.CheckResult) *stratav1.CheckResult {
@@ -565,9 +555,13 @@ func checkProto(c *catalog.CheckResult) *stratav1.CheckResult {
 	case "error":
 		sev = stratav1.CheckSeverity_CHECK_SEVERITY_ERROR
 	}
+	id := c.ClientID
+	if id == "" {
+		id = r.ReportID // recorded before the client_id column
+	}
 	return &stratav1.CheckResult{Id: formatID(c.ID), Asset: string(c.Asset), PartitionKey: c.Partition, CheckName: c.Check,
 		Passed: c.Passed, Severity: sev, Description: c.Description, Metadata: meta, RunId: formatID(c.RunID),
-		MaterializationId: formatID(c.MaterializationID), CreateTime: timestamppb.New(c.CreatedAt), ReportId: r.ReportID}
+		MaterializationId: formatID(c.MaterializationID), CreateTime: timestamppb.New(c.CreatedAt), ReportId: id}
 }
 
 func (rs *runService) ReportCheckResult(ctx context.Context, req *stratav1.ReportCheckResultRequest) (*stratav1.ReportCheckResultResponse, error) {
@@ -604,29 +598,24 @@ func (rs *runService) ReportCheckResult(ctx context.Context, req *stratav1.Repor
 			return nil, err
 		}
 	}
-	recent, err := s.cat.CheckResults(ctx, a.Key, req.GetPartitionKey(), 1000)
-	if err != nil {
-		return nil, wrapf(err, "report check result")
-	}
-	for i := range recent {
-		if _, r := readMetadata(recent[i].Metadata); r.ReportID == req.GetReportId() {
-			return &stratav1.ReportCheckResultResponse{Result: checkProto(&recent[i]), Duplicate: true}, nil
-		}
-	}
-	if c.Metadata, err = joinMetadata(req.GetMetadata(), reservedFields{ReportID: req.GetReportId()}); err != nil {
+	if c.Metadata, err = joinMetadata(req.GetMetadata(), reservedFields{}); err != nil {
 		return nil, InvalidArgument("metadata", "%v", err)
 	}
-	if err := s.cat.RecordCheckResults(ctx, []catalog.CheckResult{c}); err != nil {
+	c.ClientID = req.GetReportId()
+	// Idempotent by report id (a column with a unique index).
+	if got, err := s.cat.CheckResultByClientID(ctx, a.Key, c.Partition, c.ClientID); err == nil {
+		return &stratav1.ReportCheckResultResponse{Result: checkProto(&got), Duplicate: true}, nil
+	} else if !errors.Is(err, catalog.ErrNotFound) {
 		return nil, wrapf(err, "report check result")
 	}
-	recent, err = s.cat.CheckResults(ctx, a.Key, req.GetPartitionKey(), 1000)
+	err = s.cat.RecordCheckResults(ctx, []catalog.CheckResult{c})
+	dup := errors.Is(err, catalog.ErrAlreadyExists) // a concurrent report with the same id won
+	if err != nil && !dup {
+		return nil, wrapf(err, "report check result")
+	}
+	got, err := s.cat.CheckResultByClientID(ctx, a.Key, c.Partition, c.ClientID)
 	if err != nil {
 		return nil, wrapf(err, "report check result")
 	}
-	for i := range recent {
-		if _, r := readMetadata(recent[i].Metadata); r.ReportID == req.GetReportId() {
-			return &stratav1.ReportCheckResultResponse{Result: checkProto(&recent[i])}, nil
-		}
-	}
-	return nil, status.Error(codes.Internal, "check result recorded but not found")
+	return &stratav1.ReportCheckResultResponse{Result: checkProto(&got), Duplicate: dup}, nil
 }

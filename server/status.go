@@ -167,7 +167,11 @@ func (c *CatalogStatus) AssetStatus(ctx context.Context, g *asset.Graph, a *asse
 	}
 	counts := &stratav1.PartitionStatusCounts{Total: parts.Len()}
 	for _, i := range known {
-		switch state(i).Status {
+		ps := state(i)
+		if ps.GetFreshness().GetState() == stratav1.FreshnessState_FRESHNESS_STATE_FAIL {
+			counts.Late++ // never, until freshness is evaluated here
+		}
+		switch ps.Status {
 		case stratav1.PartitionStatus_PARTITION_STATUS_FRESH:
 			counts.Fresh++
 		case stratav1.PartitionStatus_PARTITION_STATUS_STALE:
@@ -197,7 +201,7 @@ func kindNeedsDynamic(def asset.PartitionsDef) bool {
 func summaryProto(m *catalog.MaterializationSummary) *stratav1.MaterializationSummary {
 	out := &stratav1.MaterializationSummary{
 		Id: formatID(m.ID), RunId: formatID(m.RunID), CreateTime: timestamppb.New(m.CreatedAt),
-		DataVersion: m.DataVersion, CodeVersion: m.CodeVersion,
+		DataVersion: m.DataVersion, CodeVersion: m.CodeVersion, Location: m.Location,
 	}
 	if m.RowCount >= 0 {
 		v := m.RowCount

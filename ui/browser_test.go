@@ -14,7 +14,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/strata-data/strata/asset"
 	"github.com/strata-data/strata/catalog"
 	stratav1 "github.com/strata-data/strata/gen/strata/v1"
 	"github.com/strata-data/strata/server"
@@ -168,6 +170,80 @@ func TestBrowser(t *testing.T) {
 		}
 		if n := rows(t, `#why-upstreams a[href^="/assets/analytics/sessions?partition="]`); n == 0 {
 			t.Errorf("no link to the upstream partition:\n%s", text)
+		}
+		checkNoErrors(t, ctx)
+	})
+
+	t.Run("revision history, materialization history, run materializations", func(t *testing.T) {
+		bctx := context.Background()
+		// A partition materialized again: the chart plots every
+		// materialization, not the latest of each partition.
+		again := day(time.Now().AddDate(0, 0, -30))
+		if _, err := b.runs.ReportMaterialization(bctx, &stratav1.ReportMaterializationRequest{ReportId: "s-again",
+			Materialization: &stratav1.MaterializationReport{Asset: "analytics/sessions", PartitionKey: again, RowCount: proto.Int64(5), Bytes: proto.Int64(900)}}); err != nil {
+			t.Fatal(err)
+		}
+		hist, err := b.assets.ListMaterializations(bctx, &stratav1.ListMaterializationsRequest{Asset: "analytics/sessions", PageSize: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(hist.GetMaterializations())
+		nav(t, "/assets/analytics/sessions")
+		if err := waitJS(ctx, fmt.Sprintf(`document.getElementById('mat-history')?.dataset.points === '%d'`, n)); err != nil {
+			t.Fatalf("%v: %s", err, evalJS[string](t, ctx, `document.getElementById('materializations').innerText`))
+		}
+		if got := evalJS[string](t, ctx, `document.getElementById('mat-summary').innerText`); !strings.Contains(got, fmt.Sprintf("%d materializations of %d partitions", n, n-1)) {
+			t.Errorf("materialization summary = %q (%d materializations)", got, n)
+		}
+		if got := evalJS[string](t, ctx, `document.querySelector('#mat-table tbody tr td')?.innerText`); got != again {
+			t.Errorf("newest materialization row is %q, want the re-materialized %s", got, again)
+		}
+
+		// The revision history of an asset whose code version changed:
+		// the newest revision's diff is shown at once.
+		nav(t, "/assets/analytics/daily_revenue")
+		if err := waitJS(ctx, `document.querySelectorAll('#revision-table tbody tr').length === 2 && !!document.getElementById('diff-table')`); err != nil {
+			t.Fatalf("%v: %s", err, evalJS[string](t, ctx, `document.getElementById('history').innerText`))
+		}
+		cells := evalJS[[]string](t, ctx, `[...document.querySelectorAll('#diff-table tbody tr')].map((r) => [...r.cells].map((c) => c.innerText).join('|'))`)
+		if strings.Join(cells, "\n") != "code_version|7|8" {
+			t.Errorf("diff of revision 2 = %q, want code_version 7 -> 8", cells)
+		}
+		if got := evalJS[string](t, ctx, `document.querySelector('#revision-table tbody tr.selected')?.dataset.revision`); got != "2" {
+			t.Errorf("selected revision = %q", got)
+		}
+		if got := evalJS[string](t, ctx, `document.querySelector('#revision-table tbody tr').innerText`); !strings.Contains(got, "changed") || !strings.Contains(got, "code_version") {
+			t.Errorf("revision row = %q", got)
+		}
+		// Choose the first revision: every field is new; the URL keeps it.
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#revision-table tr[data-revision="1"] button`))); err != nil {
+			t.Fatal(err)
+		}
+		if err := waitJS(ctx, `location.search.includes('revision=1') && document.getElementById('diff-summary')?.innerText.includes('first declaration') && !!document.querySelector('#diff-table tr[data-field="deps[analytics/sessions].asset"]')`); err != nil {
+			t.Fatalf("%v: %s", err, evalJS[string](t, ctx, `document.getElementById('revision-diff').innerText`))
+		}
+		if got := evalJS[string](t, ctx, `document.querySelector('#diff-table tr[data-field="code_version"]')?.innerText`); !strings.Contains(got, "7") || !strings.Contains(got, "added") {
+			t.Errorf("first revision code_version row = %q", got)
+		}
+		// A deep link to a revision.
+		nav(t, "/assets/analytics/daily_revenue?revision=2")
+		if err := waitJS(ctx, `document.querySelector('#revision-table tbody tr.selected')?.dataset.revision === '2' && !!document.querySelector('#diff-table tr[data-field="code_version"]')`); err != nil {
+			t.Fatal(err)
+		}
+
+		// A run page lists the materializations the run recorded (GetRun's
+		// materialization_ids), with their inputs.
+		runs, err := b.cat.ListRuns(bctx, catalog.RunFilter{Asset: "ml/churn_features", States: []catalog.RunState{catalog.RunSucceeded}, Limit: 1})
+		if err != nil || len(runs) != 1 {
+			t.Fatalf("succeeded runs = %v, %v", runs, err)
+		}
+		ids, err := b.cat.RunMaterializationIDs(bctx, runs[0].ID)
+		if err != nil || len(ids) == 0 {
+			t.Fatalf("run materializations = %v, %v", ids, err)
+		}
+		nav(t, fmt.Sprintf("/runs/%d", runs[0].ID))
+		if err := waitJS(ctx, fmt.Sprintf(`document.getElementById('run-provenance')?.innerText.includes('Materialization %d')`, ids[0])); err != nil {
+			t.Fatalf("%v: %s", err, evalJS[string](t, ctx, `document.getElementById('run-provenance')?.innerText`))
 		}
 		checkNoErrors(t, ctx)
 	})
@@ -486,4 +562,50 @@ func TestScreenshots(t *testing.T) {
 		}
 		t.Logf("wrote docs/%s (%d KiB)", s.file, len(png)>>10)
 	}
+}
+
+// lateStatus marks the partitions of some assets late, as a status source
+// that evaluates freshness policies (the planner) does; the catalog's
+// interim source reports none.
+type lateStatus struct {
+	server.StatusSource
+	late map[asset.Key]int64
+}
+
+func (l lateStatus) AssetStatus(ctx context.Context, g *asset.Graph, a *asset.Asset, now time.Time) (*server.AssetStatus, error) {
+	st, err := l.StatusSource.AssetStatus(ctx, g, a, now)
+	if err != nil {
+		return nil, err
+	}
+	st.Counts.Late = l.late[a.Key]
+	return st, nil
+}
+
+func TestLateFilter(t *testing.T) {
+	t.Parallel()
+	ctx := newTab(t, 60*time.Second)
+	b := startServerWith(t, func(c *catalog.Catalog) server.StatusSource {
+		return lateStatus{StatusSource: &server.CatalogStatus{Catalog: c}, late: map[asset.Key]int64{"analytics/sessions": 2}}
+	})
+	b.seed(t)
+	keys := func(path string) []string {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Navigate(b.base+path)); err != nil {
+			t.Fatal(err)
+		}
+		if err := ready(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return evalJS[[]string](t, ctx, `[...document.querySelectorAll('#catalog-table tbody tr')].map((r) => r.dataset.key)`)
+	}
+	if got := keys("/assets?status=late"); strings.Join(got, " ") != "analytics/sessions" {
+		t.Errorf("status=late = %v", got)
+	}
+	if badge := evalJS[string](t, ctx, `document.querySelector('#catalog-table tr[data-key="analytics/sessions"] .badge.late')?.textContent || ''`); badge != "late" {
+		t.Errorf("no late badge on the row")
+	}
+	if got := keys("/assets?status=problems"); strings.Join(got, " ") != "analytics/daily_revenue analytics/sessions ml/churn_features" {
+		t.Errorf("status=problems = %v", got)
+	}
+	checkNoErrors(t, ctx)
 }

@@ -136,13 +136,24 @@ type bundle struct {
 
 func startServer(t testing.TB, tokens ...server.Token) *bundle {
 	t.Helper()
+	return startServerWith(t, nil, tokens...)
+}
+
+// startServerWith starts a server whose status source is status(catalog)
+// (nil: the server's default).
+func startServerWith(t testing.TB, status func(*catalog.Catalog) server.StatusSource, tokens ...server.Token) *bundle {
+	t.Helper()
 	ctx := context.Background()
 	cat, err := catalog.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "strata.db"), catalog.Options{})
 	if err != nil {
 		t.Fatalf("open catalog: %v", err)
 	}
+	var st server.StatusSource
+	if status != nil {
+		st = status(cat)
+	}
 	srv, err := server.New(server.Config{Catalog: cat, UI: ui.Handler(ui.Options{}), Registry: prometheus.NewRegistry(), Tokens: tokens,
-		ShutdownTimeout: 5 * time.Second, LogPollInterval: 50 * time.Millisecond})
+		Status: st, ShutdownTimeout: 5 * time.Second, LogPollInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}

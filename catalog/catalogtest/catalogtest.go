@@ -57,6 +57,14 @@ func Exercise(t *testing.T, open Opener) {
 		{"EventCursorConcurrentWriters", testEventCursorConcurrent},
 		{"Retention", testRetention},
 		{"ErrorsHideDriverTypes", testErrorsHideDriverTypes},
+		{"AssetRevisionsPaged", testAssetRevisions},
+		{"ListMaterializations", testListMaterializations},
+		{"RunMaterializationIDs", testRunMaterializationIDs},
+		{"MaterializationLocation", testMaterializationLocation},
+		{"ObservationCheckClientIDs", testObservationCheckClientIDs},
+		{"BackfillAssetCounters", testBackfillAssetCounters},
+		{"ListRunsFilters", testListRunsFilters},
+		{"RunSizing", testRunSizing}, {"RequeueRuns", testRequeueRuns}, {"FinishRuns", testFinishRuns},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -993,11 +993,368 @@ func (x *DeleteDynamicPartitionsResponse) GetDeletedCount() int32 {
 	return 0
 }
 
+// AssetRevision is one revision of an asset's declaration.
+type AssetRevision struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The asset's own revision: 1 for its first declaration, then one more for
+	// each change and for its deletion.
+	Revision int64 `protobuf:"varint,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	// Revision of the definitions that produced it (Asset.revision).
+	CatalogRevision int64 `protobuf:"varint,2,opt,name=catalog_revision,json=catalogRevision,proto3" json:"catalog_revision,omitempty"`
+	// ASSET_CHANGE_KIND_CREATED, _CHANGED or _DELETED.
+	Change AssetChangeKind `protobuf:"varint,3,opt,name=change,proto3,enum=strata.v1.AssetChangeKind" json:"change,omitempty"`
+	// The declaration at this revision; unset for a deletion.
+	Decl *AssetDecl `protobuf:"bytes,4,opt,name=decl,proto3" json:"decl,omitempty"`
+	// Who applied it (the token's name); empty without authentication.
+	Actor      string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Hash of the canonical declaration; empty for a deletion.
+	Hash string `protobuf:"bytes,7,opt,name=hash,proto3" json:"hash,omitempty"`
+	// The top-level declaration fields that differ from the previous
+	// revision, e.g. "code_version", "deps". Empty for the first revision, a
+	// deletion, and a re-creation after a deletion.
+	ChangedFields []string `protobuf:"bytes,8,rep,name=changed_fields,json=changedFields,proto3" json:"changed_fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssetRevision) Reset() {
+	*x = AssetRevision{}
+	mi := &file_strata_v1_asset_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssetRevision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssetRevision) ProtoMessage() {}
+
+func (x *AssetRevision) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_v1_asset_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssetRevision.ProtoReflect.Descriptor instead.
+func (*AssetRevision) Descriptor() ([]byte, []int) {
+	return file_strata_v1_asset_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *AssetRevision) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *AssetRevision) GetCatalogRevision() int64 {
+	if x != nil {
+		return x.CatalogRevision
+	}
+	return 0
+}
+
+func (x *AssetRevision) GetChange() AssetChangeKind {
+	if x != nil {
+		return x.Change
+	}
+	return AssetChangeKind_ASSET_CHANGE_KIND_UNSPECIFIED
+}
+
+func (x *AssetRevision) GetDecl() *AssetDecl {
+	if x != nil {
+		return x.Decl
+	}
+	return nil
+}
+
+func (x *AssetRevision) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *AssetRevision) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *AssetRevision) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+func (x *AssetRevision) GetChangedFields() []string {
+	if x != nil {
+		return x.ChangedFields
+	}
+	return nil
+}
+
+type ListAssetRevisionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The asset key; it may name a deleted asset.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// Maximum number of revisions to return; 0 means the server default (50),
+	// larger values are capped at 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAssetRevisionsRequest) Reset() {
+	*x = ListAssetRevisionsRequest{}
+	mi := &file_strata_v1_asset_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAssetRevisionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAssetRevisionsRequest) ProtoMessage() {}
+
+func (x *ListAssetRevisionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_v1_asset_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAssetRevisionsRequest.ProtoReflect.Descriptor instead.
+func (*ListAssetRevisionsRequest) Descriptor() ([]byte, []int) {
+	return file_strata_v1_asset_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListAssetRevisionsRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ListAssetRevisionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAssetRevisionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListAssetRevisionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first.
+	Revisions []*AssetRevision `protobuf:"bytes,1,rep,name=revisions,proto3" json:"revisions,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAssetRevisionsResponse) Reset() {
+	*x = ListAssetRevisionsResponse{}
+	mi := &file_strata_v1_asset_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAssetRevisionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAssetRevisionsResponse) ProtoMessage() {}
+
+func (x *ListAssetRevisionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_v1_asset_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAssetRevisionsResponse.ProtoReflect.Descriptor instead.
+func (*ListAssetRevisionsResponse) Descriptor() ([]byte, []int) {
+	return file_strata_v1_asset_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ListAssetRevisionsResponse) GetRevisions() []*AssetRevision {
+	if x != nil {
+		return x.Revisions
+	}
+	return nil
+}
+
+func (x *ListAssetRevisionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type ListMaterializationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The asset key.
+	Asset string `protobuf:"bytes,1,opt,name=asset,proto3" json:"asset,omitempty"`
+	// Only the materializations of this partition; empty means every
+	// partition (for an unpartitioned asset, its only partition).
+	PartitionKey string `protobuf:"bytes,2,opt,name=partition_key,json=partitionKey,proto3" json:"partition_key,omitempty"`
+	// Maximum number of materializations to return; 0 means the server
+	// default (100), larger values are capped at 1000.
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMaterializationsRequest) Reset() {
+	*x = ListMaterializationsRequest{}
+	mi := &file_strata_v1_asset_service_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMaterializationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMaterializationsRequest) ProtoMessage() {}
+
+func (x *ListMaterializationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_v1_asset_service_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMaterializationsRequest.ProtoReflect.Descriptor instead.
+func (*ListMaterializationsRequest) Descriptor() ([]byte, []int) {
+	return file_strata_v1_asset_service_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListMaterializationsRequest) GetAsset() string {
+	if x != nil {
+		return x.Asset
+	}
+	return ""
+}
+
+func (x *ListMaterializationsRequest) GetPartitionKey() string {
+	if x != nil {
+		return x.PartitionKey
+	}
+	return ""
+}
+
+func (x *ListMaterializationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMaterializationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListMaterializationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first, without provenance (see LineageService.GetProvenance).
+	Materializations []*Materialization `protobuf:"bytes,1,rep,name=materializations,proto3" json:"materializations,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMaterializationsResponse) Reset() {
+	*x = ListMaterializationsResponse{}
+	mi := &file_strata_v1_asset_service_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMaterializationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMaterializationsResponse) ProtoMessage() {}
+
+func (x *ListMaterializationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_v1_asset_service_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMaterializationsResponse.ProtoReflect.Descriptor instead.
+func (*ListMaterializationsResponse) Descriptor() ([]byte, []int) {
+	return file_strata_v1_asset_service_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListMaterializationsResponse) GetMaterializations() []*Materialization {
+	if x != nil {
+		return x.Materializations
+	}
+	return nil
+}
+
+func (x *ListMaterializationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_strata_v1_asset_service_proto protoreflect.FileDescriptor
 
 const file_strata_v1_asset_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1dstrata/v1/asset_service.proto\x12\tstrata.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bstrata/v1/declaration.proto\x1a\x19strata/v1/partition.proto\"\xa4\x03\n" +
+	"\x1dstrata/v1/asset_service.proto\x12\tstrata.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bstrata/v1/declaration.proto\x1a\x1fstrata/v1/materialization.proto\x1a\x19strata/v1/partition.proto\"\xa4\x03\n" +
 	"\x05Asset\x12(\n" +
 	"\x04decl\x18\x01 \x01(\v2\x14.strata.v1.AssetDeclR\x04decl\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x03R\brevision\x12;\n" +
@@ -1060,13 +1417,40 @@ const file_strata_v1_asset_service_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04keys\x18\x02 \x03(\tR\x04keys\"F\n" +
 	"\x1fDeleteDynamicPartitionsResponse\x12#\n" +
-	"\rdeleted_count\x18\x01 \x01(\x05R\fdeletedCount*\xb2\x01\n" +
+	"\rdeleted_count\x18\x01 \x01(\x05R\fdeletedCount\"\xc2\x02\n" +
+	"\rAssetRevision\x12\x1a\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision\x12)\n" +
+	"\x10catalog_revision\x18\x02 \x01(\x03R\x0fcatalogRevision\x122\n" +
+	"\x06change\x18\x03 \x01(\x0e2\x1a.strata.v1.AssetChangeKindR\x06change\x12(\n" +
+	"\x04decl\x18\x04 \x01(\v2\x14.strata.v1.AssetDeclR\x04decl\x12\x14\n" +
+	"\x05actor\x18\x05 \x01(\tR\x05actor\x12;\n" +
+	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12\x12\n" +
+	"\x04hash\x18\a \x01(\tR\x04hash\x12%\n" +
+	"\x0echanged_fields\x18\b \x03(\tR\rchangedFields\"i\n" +
+	"\x19ListAssetRevisionsRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"|\n" +
+	"\x1aListAssetRevisionsResponse\x126\n" +
+	"\trevisions\x18\x01 \x03(\v2\x18.strata.v1.AssetRevisionR\trevisions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x94\x01\n" +
+	"\x1bListMaterializationsRequest\x12\x14\n" +
+	"\x05asset\x18\x01 \x01(\tR\x05asset\x12#\n" +
+	"\rpartition_key\x18\x02 \x01(\tR\fpartitionKey\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\x8e\x01\n" +
+	"\x1cListMaterializationsResponse\x12F\n" +
+	"\x10materializations\x18\x01 \x03(\v2\x1a.strata.v1.MaterializationR\x10materializations\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xb2\x01\n" +
 	"\x0fAssetChangeKind\x12!\n" +
 	"\x1dASSET_CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19ASSET_CHANGE_KIND_CREATED\x10\x01\x12\x1d\n" +
 	"\x19ASSET_CHANGE_KIND_CHANGED\x10\x02\x12\x1f\n" +
 	"\x1bASSET_CHANGE_KIND_UNCHANGED\x10\x03\x12\x1d\n" +
-	"\x19ASSET_CHANGE_KIND_DELETED\x10\x042\x81\x05\n" +
+	"\x19ASSET_CHANGE_KIND_DELETED\x10\x042\xcd\x06\n" +
 	"\fAssetService\x12L\n" +
 	"\vApplyAssets\x12\x1d.strata.v1.ApplyAssetsRequest\x1a\x1e.strata.v1.ApplyAssetsResponse\x12C\n" +
 	"\bGetAsset\x12\x1a.strata.v1.GetAssetRequest\x1a\x1b.strata.v1.GetAssetResponse\x12I\n" +
@@ -1075,7 +1459,9 @@ const file_strata_v1_asset_service_proto_rawDesc = "" +
 	"\vDeleteAsset\x12\x1d.strata.v1.DeleteAssetRequest\x1a\x1e.strata.v1.DeleteAssetResponse\x12j\n" +
 	"\x15ListDynamicPartitions\x12'.strata.v1.ListDynamicPartitionsRequest\x1a(.strata.v1.ListDynamicPartitionsResponse\x12g\n" +
 	"\x14AddDynamicPartitions\x12&.strata.v1.AddDynamicPartitionsRequest\x1a'.strata.v1.AddDynamicPartitionsResponse\x12p\n" +
-	"\x17DeleteDynamicPartitions\x12).strata.v1.DeleteDynamicPartitionsRequest\x1a*.strata.v1.DeleteDynamicPartitionsResponseB6Z4github.com/strata-data/strata/gen/strata/v1;stratav1b\x06proto3"
+	"\x17DeleteDynamicPartitions\x12).strata.v1.DeleteDynamicPartitionsRequest\x1a*.strata.v1.DeleteDynamicPartitionsResponse\x12a\n" +
+	"\x12ListAssetRevisions\x12$.strata.v1.ListAssetRevisionsRequest\x1a%.strata.v1.ListAssetRevisionsResponse\x12g\n" +
+	"\x14ListMaterializations\x12&.strata.v1.ListMaterializationsRequest\x1a'.strata.v1.ListMaterializationsResponseB6Z4github.com/strata-data/strata/gen/strata/v1;stratav1b\x06proto3"
 
 var (
 	file_strata_v1_asset_service_proto_rawDescOnce sync.Once
@@ -1090,7 +1476,7 @@ func file_strata_v1_asset_service_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_v1_asset_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_v1_asset_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_strata_v1_asset_service_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_strata_v1_asset_service_proto_goTypes = []any{
 	(AssetChangeKind)(0),                    // 0: strata.v1.AssetChangeKind
 	(*Asset)(nil),                           // 1: strata.v1.Asset
@@ -1109,41 +1495,56 @@ var file_strata_v1_asset_service_proto_goTypes = []any{
 	(*AddDynamicPartitionsResponse)(nil),    // 14: strata.v1.AddDynamicPartitionsResponse
 	(*DeleteDynamicPartitionsRequest)(nil),  // 15: strata.v1.DeleteDynamicPartitionsRequest
 	(*DeleteDynamicPartitionsResponse)(nil), // 16: strata.v1.DeleteDynamicPartitionsResponse
-	(*AssetDecl)(nil),                       // 17: strata.v1.AssetDecl
-	(*timestamppb.Timestamp)(nil),           // 18: google.protobuf.Timestamp
-	(*PartitionStatusCounts)(nil),           // 19: strata.v1.PartitionStatusCounts
-	(*MaterializationSummary)(nil),          // 20: strata.v1.MaterializationSummary
+	(*AssetRevision)(nil),                   // 17: strata.v1.AssetRevision
+	(*ListAssetRevisionsRequest)(nil),       // 18: strata.v1.ListAssetRevisionsRequest
+	(*ListAssetRevisionsResponse)(nil),      // 19: strata.v1.ListAssetRevisionsResponse
+	(*ListMaterializationsRequest)(nil),     // 20: strata.v1.ListMaterializationsRequest
+	(*ListMaterializationsResponse)(nil),    // 21: strata.v1.ListMaterializationsResponse
+	(*AssetDecl)(nil),                       // 22: strata.v1.AssetDecl
+	(*timestamppb.Timestamp)(nil),           // 23: google.protobuf.Timestamp
+	(*PartitionStatusCounts)(nil),           // 24: strata.v1.PartitionStatusCounts
+	(*MaterializationSummary)(nil),          // 25: strata.v1.MaterializationSummary
+	(*Materialization)(nil),                 // 26: strata.v1.Materialization
 }
 var file_strata_v1_asset_service_proto_depIdxs = []int32{
-	17, // 0: strata.v1.Asset.decl:type_name -> strata.v1.AssetDecl
-	18, // 1: strata.v1.Asset.create_time:type_name -> google.protobuf.Timestamp
-	18, // 2: strata.v1.Asset.update_time:type_name -> google.protobuf.Timestamp
-	19, // 3: strata.v1.Asset.status_counts:type_name -> strata.v1.PartitionStatusCounts
-	20, // 4: strata.v1.Asset.latest_materialization:type_name -> strata.v1.MaterializationSummary
+	22, // 0: strata.v1.Asset.decl:type_name -> strata.v1.AssetDecl
+	23, // 1: strata.v1.Asset.create_time:type_name -> google.protobuf.Timestamp
+	23, // 2: strata.v1.Asset.update_time:type_name -> google.protobuf.Timestamp
+	24, // 3: strata.v1.Asset.status_counts:type_name -> strata.v1.PartitionStatusCounts
+	25, // 4: strata.v1.Asset.latest_materialization:type_name -> strata.v1.MaterializationSummary
 	0,  // 5: strata.v1.AssetChange.kind:type_name -> strata.v1.AssetChangeKind
-	17, // 6: strata.v1.ApplyAssetsRequest.assets:type_name -> strata.v1.AssetDecl
+	22, // 6: strata.v1.ApplyAssetsRequest.assets:type_name -> strata.v1.AssetDecl
 	2,  // 7: strata.v1.ApplyAssetsResponse.changes:type_name -> strata.v1.AssetChange
 	1,  // 8: strata.v1.GetAssetResponse.asset:type_name -> strata.v1.Asset
 	1,  // 9: strata.v1.ListAssetsResponse.assets:type_name -> strata.v1.Asset
-	3,  // 10: strata.v1.AssetService.ApplyAssets:input_type -> strata.v1.ApplyAssetsRequest
-	5,  // 11: strata.v1.AssetService.GetAsset:input_type -> strata.v1.GetAssetRequest
-	7,  // 12: strata.v1.AssetService.ListAssets:input_type -> strata.v1.ListAssetsRequest
-	9,  // 13: strata.v1.AssetService.DeleteAsset:input_type -> strata.v1.DeleteAssetRequest
-	11, // 14: strata.v1.AssetService.ListDynamicPartitions:input_type -> strata.v1.ListDynamicPartitionsRequest
-	13, // 15: strata.v1.AssetService.AddDynamicPartitions:input_type -> strata.v1.AddDynamicPartitionsRequest
-	15, // 16: strata.v1.AssetService.DeleteDynamicPartitions:input_type -> strata.v1.DeleteDynamicPartitionsRequest
-	4,  // 17: strata.v1.AssetService.ApplyAssets:output_type -> strata.v1.ApplyAssetsResponse
-	6,  // 18: strata.v1.AssetService.GetAsset:output_type -> strata.v1.GetAssetResponse
-	8,  // 19: strata.v1.AssetService.ListAssets:output_type -> strata.v1.ListAssetsResponse
-	10, // 20: strata.v1.AssetService.DeleteAsset:output_type -> strata.v1.DeleteAssetResponse
-	12, // 21: strata.v1.AssetService.ListDynamicPartitions:output_type -> strata.v1.ListDynamicPartitionsResponse
-	14, // 22: strata.v1.AssetService.AddDynamicPartitions:output_type -> strata.v1.AddDynamicPartitionsResponse
-	16, // 23: strata.v1.AssetService.DeleteDynamicPartitions:output_type -> strata.v1.DeleteDynamicPartitionsResponse
-	17, // [17:24] is the sub-list for method output_type
-	10, // [10:17] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	0,  // 10: strata.v1.AssetRevision.change:type_name -> strata.v1.AssetChangeKind
+	22, // 11: strata.v1.AssetRevision.decl:type_name -> strata.v1.AssetDecl
+	23, // 12: strata.v1.AssetRevision.create_time:type_name -> google.protobuf.Timestamp
+	17, // 13: strata.v1.ListAssetRevisionsResponse.revisions:type_name -> strata.v1.AssetRevision
+	26, // 14: strata.v1.ListMaterializationsResponse.materializations:type_name -> strata.v1.Materialization
+	3,  // 15: strata.v1.AssetService.ApplyAssets:input_type -> strata.v1.ApplyAssetsRequest
+	5,  // 16: strata.v1.AssetService.GetAsset:input_type -> strata.v1.GetAssetRequest
+	7,  // 17: strata.v1.AssetService.ListAssets:input_type -> strata.v1.ListAssetsRequest
+	9,  // 18: strata.v1.AssetService.DeleteAsset:input_type -> strata.v1.DeleteAssetRequest
+	11, // 19: strata.v1.AssetService.ListDynamicPartitions:input_type -> strata.v1.ListDynamicPartitionsRequest
+	13, // 20: strata.v1.AssetService.AddDynamicPartitions:input_type -> strata.v1.AddDynamicPartitionsRequest
+	15, // 21: strata.v1.AssetService.DeleteDynamicPartitions:input_type -> strata.v1.DeleteDynamicPartitionsRequest
+	18, // 22: strata.v1.AssetService.ListAssetRevisions:input_type -> strata.v1.ListAssetRevisionsRequest
+	20, // 23: strata.v1.AssetService.ListMaterializations:input_type -> strata.v1.ListMaterializationsRequest
+	4,  // 24: strata.v1.AssetService.ApplyAssets:output_type -> strata.v1.ApplyAssetsResponse
+	6,  // 25: strata.v1.AssetService.GetAsset:output_type -> strata.v1.GetAssetResponse
+	8,  // 26: strata.v1.AssetService.ListAssets:output_type -> strata.v1.ListAssetsResponse
+	10, // 27: strata.v1.AssetService.DeleteAsset:output_type -> strata.v1.DeleteAssetResponse
+	12, // 28: strata.v1.AssetService.ListDynamicPartitions:output_type -> strata.v1.ListDynamicPartitionsResponse
+	14, // 29: strata.v1.AssetService.AddDynamicPartitions:output_type -> strata.v1.AddDynamicPartitionsResponse
+	16, // 30: strata.v1.AssetService.DeleteDynamicPartitions:output_type -> strata.v1.DeleteDynamicPartitionsResponse
+	19, // 31: strata.v1.AssetService.ListAssetRevisions:output_type -> strata.v1.ListAssetRevisionsResponse
+	21, // 32: strata.v1.AssetService.ListMaterializations:output_type -> strata.v1.ListMaterializationsResponse
+	24, // [24:33] is the sub-list for method output_type
+	15, // [15:24] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_strata_v1_asset_service_proto_init() }
@@ -1152,6 +1553,7 @@ func file_strata_v1_asset_service_proto_init() {
 		return
 	}
 	file_strata_v1_declaration_proto_init()
+	file_strata_v1_materialization_proto_init()
 	file_strata_v1_partition_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1159,7 +1561,7 @@ func file_strata_v1_asset_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_v1_asset_service_proto_rawDesc), len(file_strata_v1_asset_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,8 @@ const (
 	AssetService_ListDynamicPartitions_FullMethodName   = "/strata.v1.AssetService/ListDynamicPartitions"
 	AssetService_AddDynamicPartitions_FullMethodName    = "/strata.v1.AssetService/AddDynamicPartitions"
 	AssetService_DeleteDynamicPartitions_FullMethodName = "/strata.v1.AssetService/DeleteDynamicPartitions"
+	AssetService_ListAssetRevisions_FullMethodName      = "/strata.v1.AssetService/ListAssetRevisions"
+	AssetService_ListMaterializations_FullMethodName    = "/strata.v1.AssetService/ListMaterializations"
 )
 
 // AssetServiceClient is the client API for AssetService service.
@@ -52,6 +54,14 @@ type AssetServiceClient interface {
 	// DeleteDynamicPartitions removes keys from a dynamic partitions definition;
 	// absent keys are ignored.
 	DeleteDynamicPartitions(ctx context.Context, in *DeleteDynamicPartitionsRequest, opts ...grpc.CallOption) (*DeleteDynamicPartitionsResponse, error)
+	// ListAssetRevisions lists the revisions of one asset's declaration, newest
+	// first, including its deletion, each with the top-level fields it changed.
+	// A deleted asset keeps its history.
+	ListAssetRevisions(ctx context.Context, in *ListAssetRevisionsRequest, opts ...grpc.CallOption) (*ListAssetRevisionsResponse, error)
+	// ListMaterializations lists the materializations of one asset (every
+	// partition, or one), newest first: every materialization over time, not
+	// only the latest of each partition.
+	ListMaterializations(ctx context.Context, in *ListMaterializationsRequest, opts ...grpc.CallOption) (*ListMaterializationsResponse, error)
 }
 
 type assetServiceClient struct {
@@ -132,6 +142,26 @@ func (c *assetServiceClient) DeleteDynamicPartitions(ctx context.Context, in *De
 	return out, nil
 }
 
+func (c *assetServiceClient) ListAssetRevisions(ctx context.Context, in *ListAssetRevisionsRequest, opts ...grpc.CallOption) (*ListAssetRevisionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAssetRevisionsResponse)
+	err := c.cc.Invoke(ctx, AssetService_ListAssetRevisions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *assetServiceClient) ListMaterializations(ctx context.Context, in *ListMaterializationsRequest, opts ...grpc.CallOption) (*ListMaterializationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMaterializationsResponse)
+	err := c.cc.Invoke(ctx, AssetService_ListMaterializations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AssetServiceServer is the server API for AssetService service.
 // All implementations must embed UnimplementedAssetServiceServer
 // for forward compatibility.
@@ -156,6 +186,14 @@ type AssetServiceServer interface {
 	// DeleteDynamicPartitions removes keys from a dynamic partitions definition;
 	// absent keys are ignored.
 	DeleteDynamicPartitions(context.Context, *DeleteDynamicPartitionsRequest) (*DeleteDynamicPartitionsResponse, error)
+	// ListAssetRevisions lists the revisions of one asset's declaration, newest
+	// first, including its deletion, each with the top-level fields it changed.
+	// A deleted asset keeps its history.
+	ListAssetRevisions(context.Context, *ListAssetRevisionsRequest) (*ListAssetRevisionsResponse, error)
+	// ListMaterializations lists the materializations of one asset (every
+	// partition, or one), newest first: every materialization over time, not
+	// only the latest of each partition.
+	ListMaterializations(context.Context, *ListMaterializationsRequest) (*ListMaterializationsResponse, error)
 	mustEmbedUnimplementedAssetServiceServer()
 }
 
@@ -186,6 +224,12 @@ func (UnimplementedAssetServiceServer) AddDynamicPartitions(context.Context, *Ad
 }
 func (UnimplementedAssetServiceServer) DeleteDynamicPartitions(context.Context, *DeleteDynamicPartitionsRequest) (*DeleteDynamicPartitionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteDynamicPartitions not implemented")
+}
+func (UnimplementedAssetServiceServer) ListAssetRevisions(context.Context, *ListAssetRevisionsRequest) (*ListAssetRevisionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAssetRevisions not implemented")
+}
+func (UnimplementedAssetServiceServer) ListMaterializations(context.Context, *ListMaterializationsRequest) (*ListMaterializationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMaterializations not implemented")
 }
 func (UnimplementedAssetServiceServer) mustEmbedUnimplementedAssetServiceServer() {}
 func (UnimplementedAssetServiceServer) testEmbeddedByValue()                      {}
@@ -334,6 +378,42 @@ func _AssetService_DeleteDynamicPartitions_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AssetService_ListAssetRevisions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAssetRevisionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssetServiceServer).ListAssetRevisions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssetService_ListAssetRevisions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssetServiceServer).ListAssetRevisions(ctx, req.(*ListAssetRevisionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AssetService_ListMaterializations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMaterializationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AssetServiceServer).ListMaterializations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AssetService_ListMaterializations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AssetServiceServer).ListMaterializations(ctx, req.(*ListMaterializationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AssetService_ServiceDesc is the grpc.ServiceDesc for AssetService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -368,6 +448,14 @@ var AssetService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteDynamicPartitions",
 			Handler:    _AssetService_DeleteDynamicPartitions_Handler,
+		},
+		{
+			MethodName: "ListAssetRevisions",
+			Handler:    _AssetService_ListAssetRevisions_Handler,
+		},
+		{
+			MethodName: "ListMaterializations",
+			Handler:    _AssetService_ListMaterializations_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -386,14 +386,16 @@ func (x *Freshness) GetWarnTime() *timestamppb.Timestamp {
 // MaterializationSummary is the short form of a materialization shown beside
 // a partition.
 type MaterializationSummary struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	RunId         string                 `protobuf:"bytes,2,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	DataVersion   string                 `protobuf:"bytes,4,opt,name=data_version,json=dataVersion,proto3" json:"data_version,omitempty"`
-	CodeVersion   string                 `protobuf:"bytes,5,opt,name=code_version,json=codeVersion,proto3" json:"code_version,omitempty"`
-	RowCount      *int64                 `protobuf:"varint,6,opt,name=row_count,json=rowCount,proto3,oneof" json:"row_count,omitempty"`
-	Bytes         *int64                 `protobuf:"varint,7,opt,name=bytes,proto3,oneof" json:"bytes,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	RunId       string                 `protobuf:"bytes,2,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	CreateTime  *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	DataVersion string                 `protobuf:"bytes,4,opt,name=data_version,json=dataVersion,proto3" json:"data_version,omitempty"`
+	CodeVersion string                 `protobuf:"bytes,5,opt,name=code_version,json=codeVersion,proto3" json:"code_version,omitempty"`
+	RowCount    *int64                 `protobuf:"varint,6,opt,name=row_count,json=rowCount,proto3,oneof" json:"row_count,omitempty"`
+	Bytes       *int64                 `protobuf:"varint,7,opt,name=bytes,proto3,oneof" json:"bytes,omitempty"`
+	// Where the output was written.
+	Location      string `protobuf:"bytes,8,opt,name=location,proto3" json:"location,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -475,6 +477,13 @@ func (x *MaterializationSummary) GetBytes() int64 {
 		return *x.Bytes
 	}
 	return 0
+}
+
+func (x *MaterializationSummary) GetLocation() string {
+	if x != nil {
+		return x.Location
+	}
+	return ""
 }
 
 // AssetPartitionStatus is the status of one asset partition with its causes.
@@ -583,13 +592,17 @@ func (x *AssetPartitionStatus) GetActiveRunId() string {
 
 // PartitionStatusCounts counts an asset's partitions per status.
 type PartitionStatusCounts struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Total         int64                  `protobuf:"varint,1,opt,name=total,proto3" json:"total,omitempty"`
-	Missing       int64                  `protobuf:"varint,2,opt,name=missing,proto3" json:"missing,omitempty"`
-	Fresh         int64                  `protobuf:"varint,3,opt,name=fresh,proto3" json:"fresh,omitempty"`
-	Stale         int64                  `protobuf:"varint,4,opt,name=stale,proto3" json:"stale,omitempty"`
-	Failed        int64                  `protobuf:"varint,5,opt,name=failed,proto3" json:"failed,omitempty"`
-	Running       int64                  `protobuf:"varint,6,opt,name=running,proto3" json:"running,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Total   int64                  `protobuf:"varint,1,opt,name=total,proto3" json:"total,omitempty"`
+	Missing int64                  `protobuf:"varint,2,opt,name=missing,proto3" json:"missing,omitempty"`
+	Fresh   int64                  `protobuf:"varint,3,opt,name=fresh,proto3" json:"fresh,omitempty"`
+	Stale   int64                  `protobuf:"varint,4,opt,name=stale,proto3" json:"stale,omitempty"`
+	Failed  int64                  `protobuf:"varint,5,opt,name=failed,proto3" json:"failed,omitempty"`
+	Running int64                  `protobuf:"varint,6,opt,name=running,proto3" json:"running,omitempty"`
+	// Partitions whose freshness state is FRESHNESS_STATE_FAIL (counted
+	// besides their status above). The status source decides: one that does
+	// not evaluate freshness policies reports 0.
+	Late          int64 `protobuf:"varint,7,opt,name=late,proto3" json:"late,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -662,6 +675,13 @@ func (x *PartitionStatusCounts) GetFailed() int64 {
 func (x *PartitionStatusCounts) GetRunning() int64 {
 	if x != nil {
 		return x.Running
+	}
+	return 0
+}
+
+func (x *PartitionStatusCounts) GetLate() int64 {
+	if x != nil {
+		return x.Late
 	}
 	return 0
 }
@@ -763,7 +783,7 @@ const file_strata_v1_partition_proto_rawDesc = "" +
 	"\bdeadline\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x128\n" +
 	"\n" +
 	"overdue_by\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\toverdueBy\x127\n" +
-	"\twarn_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bwarnTime\"\x97\x02\n" +
+	"\twarn_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bwarnTime\"\xb3\x02\n" +
 	"\x16MaterializationSummary\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x15\n" +
 	"\x06run_id\x18\x02 \x01(\tR\x05runId\x12;\n" +
@@ -772,7 +792,8 @@ const file_strata_v1_partition_proto_rawDesc = "" +
 	"\fdata_version\x18\x04 \x01(\tR\vdataVersion\x12!\n" +
 	"\fcode_version\x18\x05 \x01(\tR\vcodeVersion\x12 \n" +
 	"\trow_count\x18\x06 \x01(\x03H\x00R\browCount\x88\x01\x01\x12\x19\n" +
-	"\x05bytes\x18\a \x01(\x03H\x01R\x05bytes\x88\x01\x01B\f\n" +
+	"\x05bytes\x18\a \x01(\x03H\x01R\x05bytes\x88\x01\x01\x12\x1a\n" +
+	"\blocation\x18\b \x01(\tR\blocationB\f\n" +
 	"\n" +
 	"_row_countB\b\n" +
 	"\x06_bytes\"\xfc\x02\n" +
@@ -784,14 +805,15 @@ const file_strata_v1_partition_proto_rawDesc = "" +
 	"\x06causes\x18\x05 \x03(\v2\x15.strata.v1.StaleCauseR\x06causes\x12X\n" +
 	"\x16latest_materialization\x18\x06 \x01(\v2!.strata.v1.MaterializationSummaryR\x15latestMaterialization\x122\n" +
 	"\tfreshness\x18\a \x01(\v2\x14.strata.v1.FreshnessR\tfreshness\x12\"\n" +
-	"\ractive_run_id\x18\b \x01(\tR\vactiveRunId\"\xa5\x01\n" +
+	"\ractive_run_id\x18\b \x01(\tR\vactiveRunId\"\xb9\x01\n" +
 	"\x15PartitionStatusCounts\x12\x14\n" +
 	"\x05total\x18\x01 \x01(\x03R\x05total\x12\x18\n" +
 	"\amissing\x18\x02 \x01(\x03R\amissing\x12\x14\n" +
 	"\x05fresh\x18\x03 \x01(\x03R\x05fresh\x12\x14\n" +
 	"\x05stale\x18\x04 \x01(\x03R\x05stale\x12\x16\n" +
 	"\x06failed\x18\x05 \x01(\x03R\x06failed\x12\x18\n" +
-	"\arunning\x18\x06 \x01(\x03R\arunning\"\xba\x01\n" +
+	"\arunning\x18\x06 \x01(\x03R\arunning\x12\x12\n" +
+	"\x04late\x18\a \x01(\x03R\x04late\"\xba\x01\n" +
 	"\x0ePartitionRange\x12\x1f\n" +
 	"\vstart_index\x18\x01 \x01(\x03R\n" +
 	"startIndex\x12\x1b\n" +

@@ -608,7 +608,8 @@ type Run struct {
 	ExitCode    int32                  `protobuf:"varint,19,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
 	Error       string                 `protobuf:"bytes,20,opt,name=error,proto3" json:"error,omitempty"`
 	CodeVersion string                 `protobuf:"bytes,21,opt,name=code_version,json=codeVersion,proto3" json:"code_version,omitempty"`
-	// Materializations recorded by the run.
+	// Materializations recorded by the run (over all its attempts), oldest
+	// first. Filled by GetRun, not by ListRuns.
 	MaterializationIds []string `protobuf:"bytes,22,rep,name=materialization_ids,json=materializationIds,proto3" json:"materialization_ids,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache

@@ -80,6 +80,8 @@ export const post = (path, body, signal) => call('POST', path, { body: body || {
 export const api = {
   listAssets: (p, s) => get('/v1/assets', p, s),
   getAsset: (key, s) => get(assetRoute(key), null, s),
+  assetRevisions: (key, p, s) => get(assetRoute(key, 'revisions'), p, s),
+  materializations: (key, p, s) => get(assetRoute(key, 'materializations'), p, s),
   lineage: (p, s) => get('/v1/lineage', p, s),
   provenance: (p, s) => get('/v1/provenance', p, s),
   partitions: (key, p, s) => get(assetRoute(key, 'partitions'), p, s),

@@ -1,5 +1,6 @@
 // Asset page: definition, partition health (zoomable), why a partition is
-// stale or late, materializations over time, latest schema, recent runs.
+// stale or late, materializations over time, latest schema, recent runs,
+// and the revision history of the declaration with a field-level diff.
 import { api } from '../api.js';
 import { setQuery } from '../nav.js';
 import {
@@ -69,7 +70,8 @@ export async function render(ctx) {
     h('section', { class: 'panel', id: 'materializations' }, h('h2', null, 'Materializations'), loading()),
     h('div', { class: 'grid2' },
       h('section', { class: 'panel', id: 'schema' }, h('h2', null, 'Latest materialization and schema'), loading()),
-      h('section', { class: 'panel', id: 'recent-runs' }, h('h2', null, 'Recent runs'), loading())));
+      h('section', { class: 'panel', id: 'recent-runs' }, h('h2', null, 'Recent runs'), loading())),
+    h('section', { class: 'panel', id: 'history' }, h('h2', null, 'Revision history'), loading()));
 
   const sec = (id) => main.querySelector('#' + id);
   const guard = (id, p) => p.catch((err) => {
@@ -81,6 +83,7 @@ export async function render(ctx) {
   guard('materializations', materializations(sec('materializations'), a, signal));
   guard('schema', schema(sec('schema'), a, signal));
   guard('recent-runs', recentRuns(sec('recent-runs'), key, signal));
+  guard('history', history(sec('history'), key, query.get('revision'), signal));
   if (query.get('partition') !== null) explain(query.get('partition'));
   else if (!partitioned && hs !== 'fresh') explain('');
   if (partitioned) await bar.load();
@@ -227,27 +230,34 @@ async function problems(sec, key, d, explain, signal) {
     : h('p', { class: 'muted' }, 'No stale, failed or late partition.'));
 }
 
+// MAX_POINTS bounds the materializations the chart reads (newest first).
+const MAX_POINTS = 5000;
+
 async function materializations(sec, a, signal) {
   const title = sec.firstChild;
   const key = a.decl.key;
-  const res = await api.partitions(key, {
-    statuses: ['PARTITION_STATUS_FRESH', 'PARTITION_STATUS_STALE', 'PARTITION_STATUS_FAILED', 'PARTITION_STATUS_RUNNING'],
-    descending: true, page_size: 500,
-  }, signal);
-  const mats = (res.partitions || []).filter((p) => p.latest_materialization).map((p) => ({ pk: p.partition_key, ...p.latest_materialization }));
-  if (!mats.length && a.latest_materialization) mats.push({ pk: '', ...a.latest_materialization });
+  // Every materialization over time (re-materializations included), newest
+  // first, a page of 1,000 at a time.
+  const mats = [];
+  let token = '';
+  do {
+    const res = await api.materializations(key, { page_size: 1000, page_token: token }, signal);
+    for (const m of res.materializations || []) mats.push({ pk: m.partition_key || '', ...m });
+    token = res.next_page_token || '';
+  } while (token && mats.length < MAX_POINTS);
   if (!mats.length) {
     replace(sec, title, h('p', { class: 'muted' }, 'Never materialized. Launch a backfill, or let automation request it.'));
     return;
   }
-  mats.sort((x, y) => new Date(y.create_time) - new Date(x.create_time));
   const pts = mats.map((m) => ({
     t: new Date(m.create_time).getTime(), rows: m.row_count === undefined ? null : int(m.row_count),
     bytes: m.bytes === undefined ? null : int(m.bytes), label: m.pk || key,
   }));
+  const parts = new Set(mats.map((m) => m.pk)).size;
+  const plural = (n, w) => `${fmtInt(n)} ${w}${n === 1 ? '' : 's'}`;
   replace(sec, title,
-    h('p', { class: 'muted' }, `Latest materialization of ${mats.length === 1 ? 'the' : `each of ${fmtInt(mats.length)}`} partition${mats.length === 1 ? '' : 's'}${res.next_page_token ? ' (newest 500)' : ''}: rows and bytes over time.`),
-    timeChart(pts, [ROWS, BYTES], { signal }),
+    h('p', { class: 'muted', id: 'mat-summary' }, `${plural(mats.length, 'materialization')} of ${plural(parts, 'partition')}${token ? ` (the newest ${fmtInt(mats.length)})` : ''}: rows and bytes over time.`),
+    h('div', { id: 'mat-history', dataset: { points: String(pts.length) } }, timeChart(pts, [ROWS, BYTES], { signal })),
     table(['Partition', 'Materialized', 'Rows', 'Bytes', 'Data version', 'Code version', 'Run'], mats.slice(0, 10).map((m) => h('tr', null,
       h('td', { class: 'mono' }, m.pk ? h('a', { href: assetPath(key) + '?partition=' + encodeURIComponent(m.pk) }, m.pk) : '–'),
       h('td', { title: fmtTime(m.create_time) }, fmtAgo(m.create_time)),
@@ -255,7 +265,7 @@ async function materializations(sec, a, signal) {
       h('td', { class: 'num' }, fmtBytes(m.bytes)),
       h('td', { class: 'mono' }, short(m.data_version)),
       h('td', { class: 'mono' }, m.code_version || '–'),
-      h('td', null, m.run_id ? h('a', { href: runPath(m.run_id) }, m.run_id) : h('span', { class: 'muted' }, 'reported'))))));
+      h('td', null, m.run_id ? h('a', { href: runPath(m.run_id) }, m.run_id) : h('span', { class: 'muted' }, 'reported')))), { id: 'mat-table' }));
 }
 
 async function schema(sec, a, signal) {
@@ -311,4 +321,113 @@ async function recentRuns(sec, key, signal) {
     ? [table(RUN_HEADERS.filter((x) => x !== 'Asset'), runs.map((r) => runRow(r, { asset: false }))),
       h('p', null, h('a', { href: '/runs?asset=' + encodeURIComponent(key) }, 'All runs of this asset →'))]
     : h('p', { class: 'muted' }, 'No run yet.'));
+}
+
+const CHANGE = {
+  ASSET_CHANGE_KIND_CREATED: ['created', 'fresh'],
+  ASSET_CHANGE_KIND_CHANGED: ['changed', 'stale'],
+  ASSET_CHANGE_KIND_DELETED: ['deleted', 'failed'],
+};
+
+// history lists the revisions of the declaration, newest first; choosing
+// one shows what it changed from the one before (?revision=N keeps the
+// choice in the URL).
+async function history(sec, key, chosen, signal) {
+  const title = sec.firstChild;
+  const revs = [];
+  let token = '';
+  do {
+    const res = await api.assetRevisions(key, { page_size: 200, page_token: token }, signal);
+    revs.push(...(res.revisions || []));
+    token = res.next_page_token || '';
+  } while (token && revs.length < 1000);
+  if (!revs.length) {
+    replace(sec, title, h('p', { class: 'muted' }, 'No revision recorded.'));
+    return;
+  }
+  const diffBox = h('div', { id: 'revision-diff' });
+  const rows = revs.map((r, i) => {
+    const [word, cls] = CHANGE[r.change] || [enumLabel(r.change, 'ASSET_CHANGE_KIND_'), ''];
+    return h('tr', { dataset: { revision: r.revision } },
+      h('td', { class: 'mono' }, `#${r.revision}`),
+      h('td', null, badge(word, cls)),
+      h('td', null, r.changed_fields?.length
+        ? r.changed_fields.map((f) => h('span', { class: 'tag mono' }, f))
+        : h('span', { class: 'muted' }, r.change === 'ASSET_CHANGE_KIND_CHANGED' ? '–' : word === 'created' && i < revs.length - 1 ? 're-created' : '')),
+      h('td', null, r.actor || h('span', { class: 'muted' }, 'anonymous')),
+      h('td', { title: fmtTime(r.create_time) }, fmtAgo(r.create_time)),
+      h('td', { class: 'muted' }, `catalog revision ${r.catalog_revision}`),
+      h('td', null, h('button', { type: 'button', class: 'small', onclick: () => show(i, true) }, 'Diff')));
+  });
+  const show = (i, user) => {
+    rows.forEach((tr, j) => tr.classList.toggle('selected', i === j));
+    if (user) setQuery({ revision: revs[i].revision });
+    replace(diffBox, revisionDiff(revs[i], revs[i + 1]));
+  };
+  replace(sec, title,
+    h('p', { class: 'muted' }, `${fmtInt(revs.length)} revision${revs.length === 1 ? '' : 's'}${token ? ' (the newest 1,000)' : ''}, newest first. Choose one to see what it changed.`),
+    table(['Revision', 'Change', 'Fields changed', 'By', 'When', '', ''], rows, { id: 'revision-table' }),
+    diffBox);
+  const at = chosen ? revs.findIndex((r) => String(r.revision) === chosen) : -1;
+  if (at >= 0) show(at, false);
+  else if (revs.length > 1) show(0, false);
+}
+
+// flatDecl flattens a declaration to field paths and readable values:
+// nested objects by dots, lists of scalars as one value, lists of objects
+// by their asset or name (deps[raw/events].mapping) or else by index.
+export function flatDecl(d) {
+  const out = new Map();
+  const scalar = (v) => v === null || typeof v !== 'object';
+  const walk = (v, path) => {
+    if (Array.isArray(v)) {
+      if (v.every(scalar)) { out.set(path, v.length ? v.map(String).join(', ') : '[]'); return; }
+      v.forEach((x, i) => walk(x, `${path}[${x && typeof x === 'object' ? (x.asset ?? x.name ?? x.key ?? i) : i}]`));
+      return;
+    }
+    if (v && typeof v === 'object') {
+      const ks = Object.keys(v);
+      if (!ks.length) { out.set(path, '{}'); return; }
+      for (const k of ks.sort()) walk(v[k], path ? `${path}.${k}` : k);
+      return;
+    }
+    out.set(path, String(v));
+  };
+  walk(d || {}, '');
+  return out;
+}
+
+// diffDecls lists the field paths that differ: {field, before, after, kind}
+// with kind added, removed or changed, by field.
+export function diffDecls(before, after) {
+  const a = flatDecl(before), b = flatDecl(after);
+  const fields = [...new Set([...a.keys(), ...b.keys()])].sort();
+  const out = [];
+  for (const f of fields) {
+    const x = a.get(f), y = b.get(f);
+    if (x === y) continue;
+    out.push({ field: f, before: x, after: y, kind: x === undefined ? 'added' : y === undefined ? 'removed' : 'changed' });
+  }
+  return out;
+}
+
+function revisionDiff(cur, prev) {
+  const head = h('div', { class: 'row' },
+    h('h2', { style: { margin: '14px 0 6px' } }, `Revision #${cur.revision}`),
+    h('span', { class: 'muted' }, `${cur.actor ? 'by ' + cur.actor + ', ' : ''}${fmtTime(cur.create_time)}`,
+      prev ? ` · compared with revision #${prev.revision}` : ''));
+  if (cur.change === 'ASSET_CHANGE_KIND_DELETED') {
+    return h('div', { class: 'diff-panel' }, head, h('p', { id: 'diff-summary' }, 'The asset was deleted. Its history and its materializations stay in the catalog.'));
+  }
+  const first = !prev || !prev.decl;
+  const rows = diffDecls(first ? {} : prev.decl, cur.decl);
+  const cell = (v, cls) => h('td', { class: 'mono ' + cls }, v === undefined ? h('span', { class: 'muted' }, '—') : v);
+  return h('div', { class: 'diff-panel' }, head,
+    h('p', { id: 'diff-summary', class: 'muted' }, first
+      ? (prev ? 'Declared again after its deletion: every field is new.' : 'The first declaration: every field is new.')
+      : rows.length ? `${rows.length} field${rows.length === 1 ? '' : 's'} changed.` : 'No field changed.'),
+    rows.length ? table(['Field', 'Before', 'After'], rows.map((r) => h('tr', { class: 'diff-' + r.kind, dataset: { field: r.field } },
+      h('td', { class: 'mono' }, r.field, r.kind !== 'changed' ? h('span', { class: 'muted' }, ` (${r.kind})`) : null),
+      cell(r.before, r.kind === 'added' ? '' : 'del'),
+      cell(r.after, r.kind === 'removed' ? '' : 'add'))), { id: 'diff-table', class: 'diff' }) : null);
 }

@@ -154,7 +154,7 @@ function assetRow(a) {
     h('td', null,
       h('a', { href: assetPath(d.key), class: 'asset-link mono' }, d.key), ' ',
       hs === 'failed' || hs === 'stale' ? badge(hs) : null,
-      a._late ? badge('late') : null,
+      int(c?.late) > 0 ? badge('late') : null,
       d.description ? h('div', { class: 'muted' }, d.description.length > 140 ? d.description.slice(0, 140) + '…' : d.description) : null,
       Object.keys(d.tags || {}).length ? h('div', null, Object.entries(d.tags).map(([k, v]) => h('span', { class: 'tag' }, v ? `${k}=${v}` : k))) : null),
     h('td', null, d.group || h('span', { class: 'muted' }, '–')),
@@ -163,23 +163,13 @@ function assetRow(a) {
     h('td', null, miniBar(c), ' ', h('span', { class: 'muted' }, c ? fmtInt(c.total) : '')));
 }
 
-async function filterStatus(assets, status, signal) {
+// filterStatus keeps the assets with a partition in status; late counts
+// the partitions whose freshness policy fails (status_counts.late).
+async function filterStatus(assets, status) {
   const has = (a, k) => int(a.status_counts?.[k]) > 0;
-  const needLate = status === 'late' || status === 'problems';
-  if (needLate) {
-    // Late means a partition's freshness policy is failing: ask for one
-    // such partition of each asset that has a policy.
-    await Promise.all(assets.filter((a) => a.decl?.freshness).map(async (a) => {
-      try {
-        const r = await api.partitions(a.decl.key, { freshness_states: ['FRESHNESS_STATE_FAIL'], page_size: 1 }, signal);
-        a._late = (r.partitions || []).length > 0;
-      } catch (e) { if (e.name === 'AbortError') throw e; }
-    }));
-  }
   return assets.filter((a) => {
     switch (status) {
-      case 'problems': return has(a, 'stale') || has(a, 'failed') || a._late;
-      case 'late': return a._late;
+      case 'problems': return has(a, 'stale') || has(a, 'failed') || has(a, 'late');
       default: return has(a, status);
     }
   });

@@ -273,20 +273,11 @@ function followLogs(id, pre, info, getRun, signal) {
 
 async function provenance(sec, r, signal) {
   const title = sec.firstChild;
+  // GetRun lists the materializations the run recorded.
   const ids = r.materialization_ids || [];
-  let res;
-  let shown = ids.slice(0, 5);
-  if (ids.length) {
-    res = await Promise.all(shown.map((mid) => api.provenance({ materialization_id: mid, depth: 1 }, signal)));
-  } else if (!isActiveRun(r) && r.state === 'RUN_STATE_SUCCEEDED') {
-    // Without the run's materialization ids, find them from its
-    // partitions: the latest materialization of each, if this run made it.
-    const keys = (r.partition_keys?.length ? r.partition_keys : ['']).slice(0, 5);
-    const all = await Promise.all(keys.map((pk) => api.provenance({ asset: r.asset, partition_key: pk, depth: 1 }, signal).catch(() => null)));
-    res = all.filter((p) => p?.root?.run_id === r.id);
-    shown = res;
-  }
-  if (!res?.length) {
+  const shown = ids.slice(0, 5);
+  const res = shown.length ? await Promise.all(shown.map((mid) => api.provenance({ materialization_id: mid, depth: 1 }, signal))) : [];
+  if (!res.length) {
     replace(sec, title, h('p', { class: 'muted' }, isActiveRun(r) ? 'Materializations are recorded when the run ends.' : 'The run recorded no materialization.'));
     return;
   }

@@ -1,0 +1,15 @@
+DROP INDEX IF EXISTS runs_lease_owner;
+DROP TABLE IF EXISTS backfill_assets;
+DROP INDEX IF EXISTS backfills_request;
+ALTER TABLE backfills DROP COLUMN description;
+ALTER TABLE backfills DROP COLUMN request_id;
+DROP INDEX IF EXISTS check_results_client;
+ALTER TABLE check_results DROP COLUMN client_id;
+DROP INDEX IF EXISTS observations_client;
+ALTER TABLE observations DROP COLUMN byte_count;
+ALTER TABLE observations DROP COLUMN row_count;
+ALTER TABLE observations DROP COLUMN client_id;
+ALTER TABLE latest_materializations DROP COLUMN location;
+ALTER TABLE materializations DROP COLUMN location;
+DROP INDEX IF EXISTS materializations_of_run;
+DROP INDEX IF EXISTS materializations_asset;
