@@ -27,6 +27,10 @@ type Catalog interface {
 	ClaimRuns(ctx context.Context, req catalog.ClaimRequest) ([]catalog.Run, error)
 	Heartbeat(ctx context.Context, runID int64, owner string, lease time.Duration) (bool, error)
 	FinishRun(ctx context.Context, res catalog.RunResult) (catalog.Run, error)
+	FinishRuns(ctx context.Context, results []catalog.RunResult) ([]catalog.Run, []error, error)
+	RequeueRuns(ctx context.Context, req catalog.RequeueRequest) (requeued, cancelled []int64, err error)
+	SetRunSizing(ctx context.Context, runID int64, attempt int, sizing json.RawMessage) error
+	SetRunSizings(ctx context.Context, sizings []catalog.RunSizing) ([]error, error)
 	RequeueExpired(ctx context.Context, now time.Time) (requeued, failed []int64, err error)
 	EnqueueRuns(ctx context.Context, specs []catalog.RunSpec) ([]int64, error)
 	GetRun(ctx context.Context, id int64) (catalog.Run, error)
@@ -40,14 +44,6 @@ type Catalog interface {
 }
 
 var _ Catalog = (*catalog.Catalog)(nil)
-
-// runSizingSetter is implemented by a catalog that can record a sizing
-// decision on a running attempt. The catalog does not have it yet: until it
-// does, the decision of a run is recorded in its log, on the runs a split
-// enqueues, and in each materialization's reserved metadata.
-type runSizingSetter interface {
-	SetRunSizing(ctx context.Context, runID int64, attempt int, sizing json.RawMessage) error
-}
 
 // Executor runs jobs. *LocalExecutor is one.
 type Executor interface {
@@ -93,8 +89,13 @@ type Config struct {
 	// RecoverInterval is how often expired leases are recovered [Lease/2].
 	RecoverInterval time.Duration
 	// Prefetch is how many claimed runs may wait for capacity beyond what
-	// runs [twice the executors' slots, at least 4].
+	// runs [four times the executors' slots, at least 32].
 	Prefetch int
+	// RecordDelay is how long the outcome of a finished attempt may wait
+	// for others to be recorded with it in one transaction [5ms];
+	// negative records each at once (still batching those that queued up
+	// behind a transaction).
+	RecordDelay time.Duration
 	// MaxHeadWait is how long the first waiting run (highest priority,
 	// earliest deadline) may be passed over by smaller runs that fit before
 	// the dispatcher stops filling gaps and lets capacity drain for it [1m].
@@ -139,6 +140,12 @@ type Dispatcher struct {
 	histMu  sync.Mutex
 	history map[asset.Key][]Observation
 
+	// recQueue holds results waiting to be recorded; recWriting says a
+	// caller of record is writing them (group commit).
+	recMu      sync.Mutex
+	recQueue   []*pendingRecord
+	recWriting bool
+
 	mu   sync.Mutex
 	held map[int64]*task // claimed by this dispatcher, waiting or running
 	wait []*task         // claimed, waiting for capacity, in claim order
@@ -176,12 +183,16 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 		cfg.RecoverInterval = cfg.Lease / 2
 	}
 	if cfg.Prefetch <= 0 {
-		// Enough to keep the executors busy between claims, and to let
-		// small runs behind a big one fill the gaps.
+		// Enough to keep the executors busy between claims, to let small
+		// runs behind a big one fill the gaps, and to claim (and size) in
+		// batches of at least 16: a claim is a write transaction.
 		for _, e := range cfg.Executors {
-			cfg.Prefetch += 2 * e.Capacity().Slots
+			cfg.Prefetch += 4 * e.Capacity().Slots
 		}
-		cfg.Prefetch = max(cfg.Prefetch, 4)
+		cfg.Prefetch = max(cfg.Prefetch, 32)
+	}
+	if cfg.RecordDelay == 0 {
+		cfg.RecordDelay = 5 * time.Millisecond
 	}
 	if cfg.MaxHeadWait <= 0 {
 		cfg.MaxHeadWait = time.Minute
@@ -355,7 +366,7 @@ func (d *Dispatcher) shutdown() {
 		}
 		d.mu.Unlock()
 		if !started {
-			d.record(ctx, d.requeueResult(t.p.run, "interrupted before it started: "+errShutdown.Error()))
+			d.requeue(ctx, t.p.run, "interrupted before it started: "+errShutdown.Error(), "")
 		}
 	}
 	d.wg.Wait()
@@ -385,10 +396,19 @@ func (d *Dispatcher) fill(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// The runs are ours now: prepare and hold them even if ctx ends
+	// meanwhile (shutdown then queues them again), rather than failing
+	// them half prepared.
+	ctx = context.WithoutCancel(ctx)
 	caps := d.capacities()
 	g, gerr := d.graph.Graph(ctx)
-	for _, r := range runs {
-		p := d.prepare(ctx, g, gerr, r, caps, d.cfg.Owner)
+	ps := make([]*prepared, len(runs))
+	for i, r := range runs {
+		ps[i] = d.prepare(ctx, g, gerr, r, caps, d.cfg.Owner)
+	}
+	d.recordSizings(ctx, ps)
+	for i, r := range runs {
+		p := ps[i]
 		if p.final != nil {
 			d.record(ctx, *p.final)
 			continue
@@ -517,7 +537,16 @@ func (d *Dispatcher) execute(ctx context.Context, t *task, shard int, ex Executo
 		return
 	}
 	rctx := context.WithoutCancel(ctx)
-	if stop != errLeaseLost {
+	switch stop {
+	case errLeaseLost:
+	case errShutdown:
+		if !succeeded(t) {
+			d.requeue(rctx, t.p.run, "interrupted: "+errShutdown.Error(), joinLogs(t.p, t.results))
+			break
+		}
+		// It finished before the shutdown reached it: keep its result.
+		d.record(rctx, d.outcome(t, nil))
+	default:
 		d.record(rctx, d.outcome(t, stop))
 	}
 	d.mu.Lock()
@@ -525,6 +554,16 @@ func (d *Dispatcher) execute(ctx context.Context, t *task, shard int, ex Executo
 	d.mu.Unlock()
 	t.cancel(nil)
 	d.Notify()
+}
+
+// succeeded says whether every shard of t ran and succeeded.
+func succeeded(t *task) bool {
+	for i := range t.results {
+		if t.errs[i] != nil || !t.results[i].OK() || t.results[i].Started.IsZero() {
+			return false
+		}
+	}
+	return true
 }
 
 // heartbeatLoop renews the leases of held runs every Lease/3 and stops
@@ -592,10 +631,10 @@ func (d *Dispatcher) heartbeatLoop(ctx context.Context) {
 	}
 }
 
-// record calls FinishRun, retrying transient errors for a while. A
+// recordOne calls FinishRun, retrying transient errors for a while. A
 // conflict means the attempt was already recorded or the lease was lost:
 // either way there is nothing left to do.
-func (d *Dispatcher) record(ctx context.Context, res catalog.RunResult) {
+func (d *Dispatcher) recordOne(ctx context.Context, res catalog.RunResult) {
 	backoff := 50 * time.Millisecond
 	deadline := d.now().Add(d.cfg.Lease)
 	for {
@@ -622,11 +661,17 @@ func (d *Dispatcher) record(ctx context.Context, res catalog.RunResult) {
 	}
 }
 
-// requeueResult queues run again at once (when attempts are left) after
-// an interruption that was not the job's fault.
-func (d *Dispatcher) requeueResult(run catalog.Run, why string) catalog.RunResult {
-	return catalog.RunResult{RunID: run.ID, Attempt: run.Attempt, Owner: d.cfg.Owner, State: catalog.RunFailed,
-		Error: why, Retry: &catalog.RetryAt{NotBefore: d.now()}}
+// requeue puts a run this dispatcher holds back in the queue at once
+// after an interruption that was not the job's fault (the server shut
+// down), without counting the attempt: see catalog.RequeueRuns. log is
+// what the interrupted attempt wrote.
+func (d *Dispatcher) requeue(ctx context.Context, run catalog.Run, why, log string) {
+	_, _, err := d.cat.RequeueRuns(ctx, catalog.RequeueRequest{Owner: d.cfg.Owner, Reason: why,
+		Runs: []catalog.RequeueRun{{RunID: run.ID, Attempt: run.Attempt, Log: log}}})
+	if err != nil {
+		// The lease expires and RequeueExpired retries it (as an attempt).
+		d.log.Warn("requeue run", slog.Int64("run_id", run.ID), slog.Int("attempt", run.Attempt), slog.String("error", err.Error()))
+	}
 }
 
 // Backoff is the delay before the attempt after attempt (1-based) failed:
@@ -683,9 +728,6 @@ func (d *Dispatcher) outcome(t *task, stop error) catalog.RunResult {
 	switch {
 	case stop == errCancelRequested:
 		res.State, res.Error = catalog.RunCancelled, "cancelled"
-	case stop == errShutdown:
-		res = d.requeueResult(p.run, "interrupted: "+errShutdown.Error())
-		res.Usage, res.Log = usageOf(t.results), joinLogs(p, t.results)
 	case fail != nil:
 		res.State, res.Error = catalog.RunFailed, fail.Reason
 		if retryable(fail.Failure) && p.run.Attempt < p.run.MaxAttempts {
@@ -788,7 +830,7 @@ func joinLogs(p *prepared, rs []Result) string {
 }
 
 // sizingLine is the sizing decision in words, for the head of the log of
-// its attempt (the catalog cannot record it on a running run yet).
+// its attempt (the decision itself is recorded on the run).
 func sizingLine(p *prepared) string {
 	return fmt.Sprintf("[strata] attempt %d sizing (%s): %s\n", p.run.Attempt, p.decision.Action, p.decision.Reason)
 }
@@ -966,19 +1008,18 @@ func (d *Dispatcher) prepare(ctx context.Context, g *asset.Graph, gerr error, ru
 	}
 	dec := d.sizer.Decide(SizeRequest{Asset: a.Key, Partitions: parts, History: d.historyOf(ctx, a.Key),
 		Resources: res, Shardable: a.Decl.Compute.Shardable, Executors: caps})
+	// A batch of a split run keeps saying where it came from.
+	from := splitFromOf(run.Sizing)
+	if from != 0 {
+		dec.Reason = fmt.Sprintf("batch split from run %d: %s", from, dec.Reason)
+	}
 	p.decision = dec
-	p.sizing = sizingJSON(dec)
+	p.sizing = sizingJSON(dec, from)
 	switch dec.Action {
 	case ActionRefuse:
-		r := fail("sizing: "+dec.Reason, false)
-		return r
+		return fail("sizing: "+dec.Reason, false)
 	case ActionSplit:
 		return d.split(ctx, p)
-	}
-	if s, ok := d.cat.(runSizingSetter); ok {
-		if err := s.SetRunSizing(ctx, run.ID, run.Attempt, p.sizing); err != nil {
-			d.log.Warn("record sizing", slog.Int64("run_id", run.ID), slog.String("error", err.Error()))
-		}
 	}
 	jobs, err := d.jobs(p, window)
 	if err != nil {
@@ -986,6 +1027,38 @@ func (d *Dispatcher) prepare(ctx context.Context, g *asset.Graph, gerr error, ru
 	}
 	p.jobs = jobs
 	return p
+}
+
+// recordSizings records the sizing decision of each prepared run on its
+// attempt, in one write: every decision, refusals and splits too, for
+// local and remote runs alike, so that the API and the UI show it. It
+// runs before any of the runs is finished.
+func (d *Dispatcher) recordSizings(ctx context.Context, ps []*prepared) {
+	var ss []catalog.RunSizing
+	for _, p := range ps {
+		if len(p.sizing) > 0 {
+			ss = append(ss, catalog.RunSizing{RunID: p.run.ID, Attempt: p.run.Attempt, Sizing: p.sizing})
+		}
+	}
+	var errs []error
+	var err error
+	switch len(ss) {
+	case 0:
+		return
+	case 1:
+		errs = []error{d.cat.SetRunSizing(ctx, ss[0].RunID, ss[0].Attempt, ss[0].Sizing)}
+	default:
+		errs, err = d.cat.SetRunSizings(ctx, ss)
+	}
+	if err != nil {
+		d.log.Warn("record sizing", slog.Int("runs", len(ss)), slog.String("error", err.Error()))
+		return
+	}
+	for i, e := range errs {
+		if e != nil {
+			d.log.Warn("record sizing", slog.Int64("run_id", ss[i].RunID), slog.Int("attempt", ss[i].Attempt), slog.String("error", e.Error()))
+		}
+	}
 }
 
 // split replaces a run too big for one job by one run per batch of its
@@ -1004,7 +1077,7 @@ func (d *Dispatcher) split(ctx context.Context, p *prepared) *prepared {
 		bd.Inputs = InputSummary{Rows: b.InputRows, Bytes: b.InputBytes}
 		bd.Reason = fmt.Sprintf("batch %d of %d split from run %d: %s", i+1, len(p.decision.Batches), run.ID, p.decision.Reason)
 		specs[i] = catalog.RunSpec{Asset: run.Asset, PartitionKeys: b.Partitions, Reason: run.Reason, Priority: run.Priority,
-			Deadline: run.Deadline, BackfillID: run.BackfillID, MaxAttempts: run.MaxAttempts, Sizing: sizingJSON(bd)}
+			Deadline: run.Deadline, BackfillID: run.BackfillID, MaxAttempts: run.MaxAttempts, Sizing: sizingJSON(bd, run.ID)}
 	}
 	ids, err := d.cat.EnqueueRuns(ctx, specs)
 	if err != nil {
@@ -1238,7 +1311,9 @@ type sizingRecord struct {
 	PredictedDuration string        `json:"predicted_duration"`
 	Reason            string        `json:"reason"`
 	Action            string        `json:"action"`
-	Decision          *Decision     `json:"decision,omitempty"`
+	// SplitFrom is the run a batch was split from.
+	SplitFrom int64     `json:"split_from,omitempty"`
+	Decision  *Decision `json:"decision,omitempty"`
 }
 
 type sizingInput struct {
@@ -1248,7 +1323,29 @@ type sizingInput struct {
 	Bytes          int64  `json:"bytes"`
 }
 
-func sizingJSON(dec Decision) json.RawMessage {
+// splitFromOf reads the run a batch was split from out of its recorded
+// sizing (0: none).
+func splitFromOf(sizing json.RawMessage) int64 {
+	if len(sizing) == 0 {
+		return 0
+	}
+	var s struct {
+		SplitFrom int64 `json:"split_from"`
+	}
+	if json.Unmarshal(sizing, &s) != nil {
+		return 0
+	}
+	return s.SplitFrom
+}
+
+// sizingJSON is the one conversion of a sizing Decision to what is
+// recorded on the run: the API's RunSizing fields by their proto names
+// (memory_bytes, cpus, shards, input_rows, input_bytes, inputs per
+// upstream, model, history_samples, predicted_peak_rss_bytes,
+// predicted_duration, reason), which the server reads with protojson,
+// ignoring the rest, then the action, the batch's origin and the whole
+// Decision.
+func sizingJSON(dec Decision, splitFrom int64) json.RawMessage {
 	model := dec.Model.Kind
 	if dec.Model.MemoryOverride > 0 {
 		model = "override"
@@ -1256,7 +1353,7 @@ func sizingJSON(dec Decision) json.RawMessage {
 	s := sizingRecord{MemoryBytes: dec.Grant.MemoryBytes, CPUs: dec.Grant.CPUs, Shards: max(dec.Grant.Shards, 1),
 		InputRows: dec.Inputs.Rows, InputBytes: dec.Inputs.Bytes, Model: model, HistorySamples: dec.Model.Observations,
 		PredictedPeakRSS: dec.Predicted.MemoryBytes, PredictedDuration: fmt.Sprintf("%.3fs", dec.Predicted.Duration.Seconds()),
-		Reason: dec.Reason, Action: dec.Action, Decision: &dec}
+		Reason: dec.Reason, Action: dec.Action, SplitFrom: splitFrom, Decision: &dec}
 	s.Inputs = make([]sizingInput, 0, len(dec.Inputs.PerUpstream))
 	for _, u := range dec.Inputs.PerUpstream {
 		s.Inputs = append(s.Inputs, sizingInput{Asset: string(u.Asset), PartitionCount: int64(u.Partitions), Rows: u.Rows, Bytes: u.Bytes})

@@ -10,7 +10,8 @@
 //
 // A job is any command. For each attempt the executor creates a directory,
 // <run root>/<run id>.<attempt>/ (with .shard-<i> appended for a shard of a
-// sharded run), writes the context file and an empty messages file into it, and runs
+// sharded run), writes the context file into it (STRATA_MESSAGES names a
+// file in it that does not exist until the job appends to it), and runs
 // the command in its own process group with stdin from /dev/null and this
 // environment: a subset of the server's (LocalConfig.InheritEnv; never its
 // STRATA_* variables), the asset's declared env, then
@@ -73,7 +74,10 @@
 // # Messages file
 //
 // STRATA_MESSAGES is a file the job may append JSON lines to, one object per
-// line:
+// line. The executor does not create it: a job that reports something
+// creates it by appending (O_WRONLY|O_CREATE|O_APPEND: `>>` in a shell,
+// open(path, "a") in Python); a job that reports nothing costs no file.
+// Lines:
 //
 //	{"type":"metadata","metadata":{"source":"orders_api","late_rows":3}}
 //	{"type":"data_version","data_version":"2024-01-01@etag-77"}
@@ -105,8 +109,17 @@
 // (10s). When the job's process exits, whatever it left in its group is
 // killed, so nothing outlives a run (a descendant that leaves the group with
 // setsid is beyond reach without cgroups; the executor stops waiting for
-// its output after the grace period). A job whose context is already done
-// is not started. The Result records the duration, peak
+// its output after the grace period). On Linux the job's process also has
+// a parent-death signal (Pdeathsig, SIGKILL): when the server dies, even
+// by kill -9, the kernel kills the job, so it does not go on writing the
+// outputs that the recovered retry writes too. Only the job's own process
+// gets that signal: what it started in its group (the children of a
+// `sh -c` wrapper) is reparented and runs on unless the job passes the
+// signal on, e.g. with `exec` for its last command. A job whose context
+// is already done is not started. ExecuteLive also hands each chunk of the
+// output to a hook as it is read: a remote worker sends it to the server
+// every second (AppendRunLog), so `strata runs logs -f` and the UI follow
+// remote runs live. The Result records the duration, peak
 // RSS (getrusage maxrss: the largest single process among the job and the
 // descendants it waited for), user and system CPU, the exit code or signal,
 // and why the run failed, in words: "timed out after 30s", "exited with
@@ -170,5 +183,30 @@
 // the largest executor is split into batches of partitions (packed in order
 // by their input), or sharded (STRATA_SHARDS) when the asset is shardable,
 // or refused with the reason; it is never dispatched into certain OOM. Each
-// Decision carries its inputs, model and reason, to be recorded on the run.
+// Decision carries its inputs, model and reason. The dispatcher records every
+// decision on the run's attempt when it claims it (catalog SetRunSizing,
+// one write per claim batch), for local runs and for remote workers'
+// alike: the JSON has the API's RunSizing fields by their proto names
+// (memory_bytes, cpus, shards, input_rows, input_bytes, inputs per upstream
+// with asset, partition_count, rows and bytes, model, history_samples,
+// predicted_peak_rss_bytes, predicted_duration, reason) and the whole
+// Decision beside them, so GetRun and ListRuns show it as Run.sizing.
+//
+// # Recording and recovery
+//
+// The outcomes of finished attempts are group-committed: one
+// catalog.FinishRuns transaction records the outcomes that arrive within
+// Config.RecordDelay (5ms) of each other or while the previous batch is
+// written, each exactly once per (run, attempt) as FinishRun would.
+//
+// Work interrupted by the server itself is queued again without using an
+// attempt (catalog.RequeueRuns: the attempt number moves on, so (run,
+// attempt) stays unique and a late finish of the interrupted attempt is
+// refused, and max_attempts grows by one): runs still leased to the
+// server's owner when it starts (orphans of a crash), and runs it stops
+// at a graceful shutdown. An expired lease (a remote worker or another
+// server that died) still counts as an attempt: nobody can tell a dead
+// worker from a job that killed its machine, and counting keeps such a job
+// from being retried forever. A worker shut down gracefully reports its
+// runs as failed ("interrupted"), which counts too.
 package materializer

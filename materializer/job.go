@@ -251,8 +251,32 @@ func (j *Job) ProtocolEnv(contextPath, messagesPath string) []string {
 	return env
 }
 
+// writeContextFile writes the context file into dir with one write and
+// leaves the messages file to the job, which creates it when it first
+// appends a line. In a reused directory (reused: it existed already) a
+// messages file left by an earlier run is removed, so the attempt starts
+// afresh.
+func (j *Job) writeContextFile(dir string, reused bool) (contextPath, messagesPath string, err error) {
+	contextPath = filepath.Join(dir, ContextFileName)
+	messagesPath = filepath.Join(dir, MessagesFileName)
+	b, err := json.MarshalIndent(j.Context(messagesPath), "", "  ")
+	if err != nil {
+		return "", "", fmt.Errorf("encode context file: %w", err)
+	}
+	if err := os.WriteFile(contextPath, append(b, '\n'), 0o644); err != nil {
+		return "", "", fmt.Errorf("write context file: %w", err)
+	}
+	if reused {
+		if err := os.Remove(messagesPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", "", fmt.Errorf("remove old messages file: %w", err)
+		}
+	}
+	return contextPath, messagesPath, nil
+}
+
 // WriteProtocolFiles writes the context file and creates an empty messages
-// file in dir, returning their paths.
+// file in dir, returning their paths. (The local executor creates no
+// messages file: see writeContextFile.)
 func (j *Job) WriteProtocolFiles(dir string) (contextPath, messagesPath string, err error) {
 	contextPath = filepath.Join(dir, ContextFileName)
 	messagesPath = filepath.Join(dir, MessagesFileName)

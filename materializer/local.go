@@ -144,6 +144,9 @@ type LocalExecutor struct {
 	env       []string
 	admission *Admission
 	log       *slog.Logger
+
+	pathMu sync.Mutex
+	paths  map[string]lookedUp
 }
 
 // NewLocalExecutor returns an executor with cfg's defaults filled in.
@@ -217,30 +220,26 @@ func inheritedEnv(environ, names []string) []string {
 // error; the error is for the executor's own failures (an invalid job, a
 // run directory it cannot write).
 func (e *LocalExecutor) Execute(ctx context.Context, job Job) (Result, error) {
+	return e.ExecuteLive(ctx, job, nil)
+}
+
+// ExecuteLive is Execute with a live view of the job's output: onLog, when
+// not nil, gets each chunk of the job's stdout and stderr as it is read,
+// before bounding (the Result's Log is still the bounded whole). It is
+// called from one goroutine, in order; it must not keep the slice and
+// should not block (a remote worker buffers the chunks and sends them
+// every second).
+func (e *LocalExecutor) ExecuteLive(ctx context.Context, job Job, onLog func([]byte)) (Result, error) {
 	if err := job.Validate(); err != nil {
 		return Result{}, err
 	}
 	res := Result{RunID: job.RunID, Attempt: job.Attempt, ExitCode: -1}
-	// One directory level per attempt: creating directories is the
-	// executor's main cost on a busy disk.
-	name := pathSafeID(job.RunID) + "." + strconv.Itoa(job.Attempt)
-	if job.Grant.shards() > 1 {
-		name += ".shard-" + strconv.Itoa(job.Shard)
+	st := e.stage(job)
+	res.RunDir = st.dir
+	if st.err != nil {
+		return res, st.err
 	}
-	dir := filepath.Join(e.cfg.RunRoot, name)
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return res, fmt.Errorf("run %s: create run directory: %w", job.RunID, err)
-		}
-	}
-	res.RunDir = dir
-	contextPath, messagesPath, err := job.WriteProtocolFiles(dir)
-	if err != nil {
-		return res, fmt.Errorf("run %s: %w", job.RunID, err)
-	}
-	if err := prepareOutputs(&job); err != nil {
-		return res, fmt.Errorf("run %s: %w", job.RunID, err)
-	}
+	contextPath, messagesPath := st.contextPath, st.messagesPath
 
 	env := make([]string, 0, len(e.env)+len(job.Env)+16)
 	env = append(env, e.env...)
@@ -259,7 +258,7 @@ func (e *LocalExecutor) Execute(ctx context.Context, job Job) (Result, error) {
 		res.Started, res.Finished = time.Now(), time.Now()
 		res.Failure, res.Reason = FailCancelled, cancelReason(ctx)
 	} else {
-		e.run(ctx, &job, env, timeout, &res)
+		e.run(ctx, &job, env, timeout, &res, onLog)
 	}
 
 	msgs, err := ReadMessages(messagesPath, e.cfg.MaxMessagesBytes)
@@ -278,16 +277,66 @@ func (e *LocalExecutor) Execute(ctx context.Context, job Job) (Result, error) {
 	return res, nil
 }
 
+// staged is an attempt's files, made ready before it runs: its run
+// directory, context file and output directories.
+type staged struct {
+	dir, contextPath, messagesPath string
+	err                            error
+}
+
+// stage prepares job's files: its run directory (one mkdir), context
+// file (one write), output directories (one mkdir each, when their parent
+// exists). The messages file is left to the job.
+func (e *LocalExecutor) stage(job Job) *staged {
+	// One directory level per attempt: creating directories is the
+	// executor's main cost on a busy disk.
+	name := pathSafeID(job.RunID) + "." + strconv.Itoa(job.Attempt)
+	if job.Grant.shards() > 1 {
+		name += ".shard-" + strconv.Itoa(job.Shard)
+	}
+	st := &staged{dir: filepath.Join(e.cfg.RunRoot, name)}
+	reused := false
+	if err := mkdir(st.dir); errors.Is(err, os.ErrExist) {
+		reused = true
+	} else if err != nil {
+		st.err = fmt.Errorf("run %s: create run directory: %w", job.RunID, err)
+		return st
+	}
+	var err error
+	if st.contextPath, st.messagesPath, err = job.writeContextFile(st.dir, reused); err != nil {
+		st.err = fmt.Errorf("run %s: %w", job.RunID, err)
+		return st
+	}
+	if err := prepareOutputs(&job); err != nil {
+		st.err = fmt.Errorf("run %s: %w", job.RunID, err)
+	}
+	return st
+}
+
 // pathSafeID keeps a run id usable as one directory name, with no "." so
 // that the attempt suffix is unambiguous.
 func pathSafeID(id string) string { return strings.ReplaceAll(escapeSegment(id), ".", "%2E") }
 
+// mkdir creates dir with one system call when its parent exists, else
+// with its missing parents. It returns an error satisfying
+// errors.Is(err, os.ErrExist) when dir already exists.
+func mkdir(dir string) error {
+	err := os.Mkdir(dir, 0o755)
+	if err == nil || errors.Is(err, os.ErrExist) || !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return os.MkdirAll(dir, 0o755)
+}
+
 // prepareOutputs creates the directories the job writes into: the location
 // itself when it ends in "/", else its parent.
 func prepareOutputs(job *Job) error {
-	locs := []string{job.Output}
+	locs := make([]string, 0, len(job.Outputs)+1)
+	locs = append(locs, job.Output)
 	for _, o := range job.Outputs {
-		locs = append(locs, o.Location)
+		if o.Location != job.Output {
+			locs = append(locs, o.Location)
+		}
 	}
 	for _, loc := range locs {
 		p, ok, err := LocalPath(loc)
@@ -301,7 +350,7 @@ func prepareOutputs(job *Job) error {
 		if !strings.HasSuffix(p, "/") {
 			dir = filepath.Dir(p)
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := mkdir(dir); err != nil && !errors.Is(err, os.ErrExist) {
 			return fmt.Errorf("create output directory: %w", err)
 		}
 	}
@@ -309,18 +358,18 @@ func prepareOutputs(job *Job) error {
 }
 
 // run starts the process and waits for it, filling res.
-func (e *LocalExecutor) run(ctx context.Context, job *Job, env []string, timeout time.Duration, res *Result) {
+func (e *LocalExecutor) run(ctx context.Context, job *Job, env []string, timeout time.Duration, res *Result, onLog func([]byte)) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		res.Failure, res.Reason = FailStart, "could not create the log pipe: "+err.Error()
 		return
 	}
-	cmd := exec.Command(job.Command[0], job.Command[1:]...)
+	cmd := e.command(job.Command)
 	cmd.Env = env
 	cmd.Dir = job.Workdir
 	cmd.Stdin = nil // /dev/null
 	cmd.Stdout, cmd.Stderr = pw, pw
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = jobProcAttr()
 
 	logBuf := newHeadTail(e.cfg.LogHead, e.cfg.LogLimit-e.cfg.LogHead)
 	res.Started = time.Now()
@@ -337,7 +386,11 @@ func (e *LocalExecutor) run(ctx context.Context, job *Job, env []string, timeout
 	logDone := make(chan struct{})
 	go func() {
 		defer close(logDone)
-		_, _ = io.Copy(logBuf, pr)
+		var w io.Writer = logBuf
+		if onLog != nil {
+			w = liveLog{logBuf, onLog}
+		}
+		_, _ = io.Copy(w, pr)
 	}()
 
 	waitDone := make(chan struct{})
@@ -414,6 +467,45 @@ wait:
 	case res.ExitCode != 0:
 		res.Failure, res.Reason = FailExit, fmt.Sprintf("exited with code %d", res.ExitCode)
 	}
+}
+
+// lookPathTTL is how long a command name resolved through PATH is
+// reused without looking again.
+const lookPathTTL = 2 * time.Second
+
+type lookedUp struct {
+	path string
+	at   time.Time
+}
+
+// command is exec.Command(argv...), reusing for lookPathTTL where a
+// command name without a slash was found in PATH: backfills run one
+// command thousands of times, and each PATH search costs a stat per PATH
+// entry.
+func (e *LocalExecutor) command(argv []string) *exec.Cmd {
+	name := argv[0]
+	if strings.Contains(name, "/") {
+		return exec.Command(name, argv[1:]...)
+	}
+	now := time.Now()
+	e.pathMu.Lock()
+	l, ok := e.paths[name]
+	e.pathMu.Unlock()
+	if ok && now.Sub(l.at) < lookPathTTL {
+		cmd := exec.Command(l.path, argv[1:]...)
+		cmd.Args[0] = name
+		return cmd
+	}
+	cmd := exec.Command(name, argv[1:]...)
+	if cmd.Err == nil && filepath.IsAbs(cmd.Path) {
+		e.pathMu.Lock()
+		if e.paths == nil || len(e.paths) > 1000 {
+			e.paths = map[string]lookedUp{}
+		}
+		e.paths[name] = lookedUp{cmd.Path, now}
+		e.pathMu.Unlock()
+	}
+	return cmd
 }
 
 // cancelReason says why ctx ended, keeping a cause given with
@@ -528,6 +620,17 @@ func mergeMetadata(a, b map[string]any) map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+// liveLog passes what the job writes to a hook and to the bounded log.
+type liveLog struct {
+	buf   *headTail
+	onLog func([]byte)
+}
+
+func (l liveLog) Write(p []byte) (int, error) {
+	l.onLog(p)
+	return l.buf.Write(p)
 }
 
 // headTail keeps the first head bytes and the last tail bytes written to

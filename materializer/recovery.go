@@ -12,11 +12,17 @@ import (
 // RecoverOrphans queues again, at once, the runs still leased to this
 // dispatcher's owner: they belong to a previous process of this server
 // that died (kill -9, power loss) before recording them, so nothing runs
-// them any more. Each counts as a failed attempt ("orphaned"): it is queued
-// again when attempts are left, else it fails. Run calls it on start.
+// them any more. The interrupted attempt is not counted against the
+// asset's max_attempts (catalog.RequeueRuns): the server's death was not
+// the job's fault, so an asset with one attempt survives a crash. A run
+// whose cancellation had been requested is cancelled. Run calls it on
+// start.
 //
 // Runs leased to other owners (remote workers, other servers) are left to
-// their lease: RecoverExpired picks them up once it expires.
+// their lease: RecoverExpired picks them up once it expires, and there an
+// expired lease does count as an attempt: nobody can tell a worker that
+// died from a job that killed its machine (out of memory, say), and
+// counting keeps such a job from being retried forever.
 func (d *Dispatcher) RecoverOrphans(ctx context.Context) error {
 	d.mu.Lock()
 	mine := len(d.held)
@@ -24,27 +30,15 @@ func (d *Dispatcher) RecoverOrphans(ctx context.Context) error {
 	if mine > 0 {
 		return fmt.Errorf("recover orphans: the dispatcher holds %d runs; recover only on start", mine)
 	}
-	var before int64
-	n := 0
-	for {
-		runs, err := d.cat.ListRuns(ctx, catalog.RunFilter{States: []catalog.RunState{catalog.RunRunning}, BeforeID: before, Limit: 10000})
-		if err != nil {
-			return fmt.Errorf("recover orphans: %w", err)
-		}
-		for _, r := range runs {
-			if r.LeaseOwner != d.cfg.Owner {
-				continue
-			}
-			d.record(ctx, d.requeueResult(r, "orphaned: the server restarted while the run was running"))
-			n++
-		}
-		if len(runs) < 10000 {
-			break
-		}
-		before = runs[len(runs)-1].ID
+	requeued, cancelled, err := d.cat.RequeueRuns(ctx, catalog.RequeueRequest{Owner: d.cfg.Owner,
+		Reason: "orphaned: the server restarted while the run was running"})
+	if err != nil {
+		return fmt.Errorf("recover orphans: %w", err)
 	}
-	if n > 0 {
-		d.log.Info("recovered orphaned runs", slog.Int("runs", n), slog.String("owner", d.cfg.Owner))
+	if n := len(requeued) + len(cancelled); n > 0 {
+		d.log.Info("recovered orphaned runs", slog.Int("requeued", len(requeued)), slog.Int("cancelled", len(cancelled)),
+			slog.String("owner", d.cfg.Owner))
+		d.Notify()
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package materializer
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,8 +32,8 @@ import (
 // locations, data versions, rows and bytes), and sends it as a JobSpec.
 // The worker writes the context and messages files from it, runs the job
 // with its own LocalExecutor (same protocol, same log bounds, timeouts and
-// process-group kill), inspects the output, heartbeats, sends the log and
-// finishes the run with its materializations; the server adds the
+// process-group kill), inspects the output, heartbeats, sends the job's
+// output while it runs (every WorkerConfig.LogInterval) and finishes the run with its materializations; the server adds the
 // provenance details and retry policy and records the attempt with one
 // FinishRun, exactly once per (run, attempt).
 
@@ -94,14 +96,10 @@ func (d *Dispatcher) ClaimForWorker(ctx context.Context, req WorkerClaim) ([]Ass
 			}
 			r := runs[0]
 			p := d.prepare(ctx, g, gerr, r, []Capacity{req.Capacity}, owner)
+			d.recordSizings(ctx, []*prepared{p})
 			if p.final != nil {
 				d.record(ctx, *p.final)
 				continue
-			}
-			if _, ok := d.cat.(runSizingSetter); !ok {
-				if err := d.cat.AppendRunLog(ctx, r.ID, sizingLine(p)); err != nil {
-					d.log.Warn("record sizing", slog.Int64("run_id", r.ID), slog.String("error", err.Error()))
-				}
 			}
 			g := p.decision.Grant
 			n := max(g.Shards, 1)
@@ -341,6 +339,9 @@ type WorkerConfig struct {
 	Wait time.Duration
 	// Prefetch is how many claimed runs may wait for capacity [1].
 	Prefetch int
+	// LogInterval is how often the output of a running job is sent to
+	// the server, so that its log is live there too [1s].
+	LogInterval time.Duration
 }
 
 // Worker is the loop of `strata worker`: it claims runs from the server,
@@ -368,6 +369,51 @@ type workerTask struct {
 	stopped bool
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
+	// live is the output not sent yet; liveStop ends its sender, which
+	// closes liveDone.
+	live     *liveBuffer
+	liveStop chan struct{}
+	liveDone chan struct{}
+}
+
+// maxLiveBuffer bounds the output a worker holds between two sends.
+const maxLiveBuffer = 1 << 20
+
+// liveBuffer collects a running job's output between sends. Safe for
+// concurrent use.
+type liveBuffer struct {
+	mu     sync.Mutex
+	b      []byte
+	elided int64
+}
+
+func (l *liveBuffer) add(p []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := min(len(p), maxLiveBuffer-len(l.b))
+	l.b = append(l.b, p[:k]...)
+	l.elided += int64(len(p) - k)
+}
+
+// take returns what was collected since the last take: whole lines only
+// (the server ends every chunk with a newline) unless all is set or the
+// buffer is full.
+func (l *liveBuffer) take(all bool) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := len(l.b)
+	if !all && l.elided == 0 && n < maxLiveBuffer {
+		n = bytes.LastIndexByte(l.b, '\n') + 1
+	}
+	out := string(l.b[:n])
+	if l.elided > 0 {
+		if out != "" && out[len(out)-1] != '\n' {
+			out += "\n"
+		}
+		out += fmt.Sprintf("... %d bytes elided ...\n", l.elided)
+	}
+	l.b, l.elided = append(l.b[:0], l.b[n:]...), 0
+	return out
 }
 
 // NewWorker returns a worker for cfg.
@@ -389,6 +435,9 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	}
 	if cfg.Prefetch <= 0 {
 		cfg.Prefetch = 1
+	}
+	if cfg.LogInterval <= 0 {
+		cfg.LogInterval = time.Second
 	}
 	return &Worker{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1), held: map[int64]*workerTask{}, interval: 10 * time.Second}, nil
 }
@@ -508,7 +557,14 @@ func (w *Worker) admit(ctx context.Context) {
 			}
 			t.pending = t.pending[1:]
 			t.running++
-			t.started = true
+			if !t.started {
+				t.started = true
+				t.live = &liveBuffer{}
+				t.liveStop, t.liveDone = make(chan struct{}), make(chan struct{})
+				t.live.add([]byte("[strata] on worker " + w.cfg.ID + "\n"))
+				w.wg.Add(1)
+				go w.streamLog(ctx, t)
+			}
 			w.wg.Add(1)
 			go w.execute(ctx, t, shard, release)
 		}
@@ -522,7 +578,7 @@ func (w *Worker) admit(ctx context.Context) {
 
 func (w *Worker) execute(ctx context.Context, t *workerTask, shard int, release func()) {
 	defer w.wg.Done()
-	res, err := w.cfg.Executor.Execute(t.ctx, t.jobs[shard])
+	res, err := w.cfg.Executor.ExecuteLive(t.ctx, t.jobs[shard], t.live.add)
 	release()
 	w.mu.Lock()
 	t.results[shard], t.errs[shard] = res, err
@@ -539,6 +595,8 @@ func (w *Worker) execute(ctx context.Context, t *workerTask, shard int, release 
 	}
 	rctx := context.WithoutCancel(ctx)
 	cause := context.Cause(t.ctx)
+	close(t.liveStop)
+	<-t.liveDone
 	w.sendLog(rctx, t)
 	w.finish(rctx, t.run, t.jobs[0].Attempt, w.result(t, cause))
 	w.mu.Lock()
@@ -547,9 +605,43 @@ func (w *Worker) execute(ctx context.Context, t *workerTask, shard int, release 
 	t.cancel(nil)
 }
 
-// sendLog sends the attempt's log in chunks.
+// streamLog sends a running task's output every LogInterval, so that
+// `strata runs logs -f` and the UI follow remote runs live; on liveStop
+// it sends what is left and closes liveDone.
+func (w *Worker) streamLog(ctx context.Context, t *workerTask) {
+	defer w.wg.Done()
+	defer close(t.liveDone)
+	tick := time.NewTicker(w.cfg.LogInterval)
+	defer tick.Stop()
+	rctx := context.WithoutCancel(ctx)
+	for {
+		select {
+		case <-t.liveStop:
+			w.appendLog(rctx, t, t.live.take(true))
+			return
+		case <-tick.C:
+			w.appendLog(rctx, t, t.live.take(false))
+		}
+	}
+}
+
+// sendLog sends the rest of the attempt's log: the output went live
+// (streamLog); what is left is the job's structured log lines, the
+// warnings about its messages and why it failed.
 func (w *Worker) sendLog(ctx context.Context, t *workerTask) {
-	log := "[strata] on worker " + w.cfg.ID + "\n" + joinLogs(nil, t.results)
+	var b strings.Builder
+	for i, r := range t.results {
+		r.Log = nil
+		if len(t.results) > 1 && (len(r.Messages.Logs) > 0 || len(r.Messages.Warnings) > 0 || !r.OK()) {
+			fmt.Fprintf(&b, "=== shard %d of %d ===\n", i, len(t.results))
+		}
+		b.WriteString(joinLogs(nil, []Result{r}))
+	}
+	w.appendLog(ctx, t, b.String())
+}
+
+// appendLog sends log to the server in chunks.
+func (w *Worker) appendLog(ctx context.Context, t *workerTask, log string) {
 	const chunk = 1 << 20
 	for len(log) > 0 {
 		n := min(len(log), chunk)

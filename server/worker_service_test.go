@@ -2,14 +2,20 @@ package server
 
 import (
 	"context"
+	"net"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/strata-data/strata/asset"
 	"github.com/strata-data/strata/catalog"
 	stratav1 "github.com/strata-data/strata/gen/strata/v1"
 	"github.com/strata-data/strata/materializer"
@@ -104,5 +110,128 @@ func TestWorkerServiceValidatesAndConverts(t *testing.T) {
 	if f.finish.State != catalog.RunSucceeded || f.finish.ExitCode == nil || len(m) != 1 || *m[0].RowCount != 5 ||
 		len(m[0].Provenance) != 1 || m[0].Location != "/data/a/b/p/" || m[0].Metadata != nil {
 		t.Fatalf("finish = %+v", f.finish)
+	}
+}
+
+// TestRunSizingOverAPI: runs dispatched by the real dispatcher, one to a
+// remote worker (ClaimRuns on the WorkerService) and one to a local
+// executor, show the sizing decided at claim time, with its inputs per
+// upstream, in GetRun and ListRuns.
+func TestRunSizingOverAPI(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	cat, err := catalog.Open(ctx, "sqlite://"+filepath.Join(dir, "strata.db"), catalog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	up := asset.AssetDecl{Key: "sz/up", Partitions: &asset.PartitionsDecl{Static: []string{"a", "b"}}}
+	down := asset.AssetDecl{Key: "sz/down", Partitions: &asset.PartitionsDecl{Static: []string{"a", "b"}},
+		Compute: &asset.ComputeDecl{Command: []string{"true"}}, Deps: []asset.DepDecl{{Asset: "sz/up"}}}
+	if _, err := cat.ApplyAssets(ctx, []asset.AssetDecl{up, down}, catalog.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rows, size := int64(1000), int64(4096)
+	if _, err := cat.RecordMaterializations(ctx, []catalog.Materialization{
+		{Asset: "sz/up", Partition: "a", DataVersion: "a1", RowCount: &rows, ByteCount: &size},
+		{Asset: "sz/up", Partition: "b", DataVersion: "b1", RowCount: &rows, ByteCount: &size}}); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := cat.EnqueueRuns(ctx, []catalog.RunSpec{{Asset: "sz/down", PartitionKeys: []string{"a"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := materializer.NewDispatcher(materializer.Config{Catalog: cat, DataDir: filepath.Join(dir, "data"),
+		Lease: 10 * time.Second, Owner: "local:sizing-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Catalog: cat, Workers: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan struct{})
+	go func() { defer close(served); _ = srv.Serve(sctx, ln) }()
+	t.Cleanup(func() { stop(); <-served })
+	conn, err := grpc.NewClient(ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+
+	// Remote: a worker claims run a.
+	claim, err := stratav1.NewWorkerServiceClient(conn).ClaimRuns(ctx, &stratav1.ClaimRunsRequest{WorkerId: "w",
+		Capacity: &stratav1.WorkerCapacity{MemoryBytes: 8 << 30, Cpus: 4}, MaxRuns: 1, WaitTimeout: durationpb.New(5 * time.Second)})
+	if err != nil || len(claim.GetAssignments()) != 1 {
+		t.Fatalf("claim: %v %v", claim, err)
+	}
+	// Local: a dispatcher with an executor runs b to the end.
+	more, err := cat.EnqueueRuns(ctx, []catalog.RunSpec{{Asset: "sz/down", PartitionKeys: []string{"b"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids = append(ids, more...)
+	ex := materializer.NewLocalExecutor(materializer.LocalConfig{RunRoot: filepath.Join(dir, "runs"),
+		Capacity: materializer.Capacity{MemoryBytes: 8 << 30, CPUs: 2, Slots: 2}})
+	ld, err := materializer.NewDispatcher(materializer.Config{Catalog: cat, Executors: []materializer.Executor{ex},
+		DataDir: filepath.Join(dir, "data"), Owner: "local:sizing-test-2", PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lctx, lstop := context.WithCancel(ctx)
+	ldone := make(chan struct{})
+	go func() { defer close(ldone); _ = ld.Run(lctx) }()
+	t.Cleanup(func() { lstop(); <-ldone })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r, err := cat.GetRun(ctx, ids[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.State.Terminal() {
+			if r.State != catalog.RunSucceeded {
+				t.Fatalf("local run %s: %s", r.State, r.Error)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for the local run")
+		}
+		tm := time.NewTimer(20 * time.Millisecond)
+		<-tm.C
+	}
+
+	rc := stratav1.NewRunServiceClient(conn)
+	check := func(where string, sz *stratav1.RunSizing) {
+		t.Helper()
+		if sz == nil {
+			t.Fatalf("%s: no sizing", where)
+		}
+		in := sz.GetInputs()
+		if sz.GetMemoryBytes() < 256<<20 || sz.GetCpus() != 1 || sz.GetShards() != 1 || sz.GetModel() != "default" ||
+			sz.GetInputRows() != 1000 || sz.GetInputBytes() != 4096 || sz.GetReason() == "" || sz.GetPredictedDuration() == nil ||
+			len(in) != 1 || in[0].GetAsset() != "sz/up" || in[0].GetPartitionCount() != 1 || in[0].GetRows() != 1000 || in[0].GetBytes() != 4096 {
+			t.Fatalf("%s: sizing = %v", where, sz)
+		}
+	}
+	for _, id := range ids {
+		got, err := rc.GetRun(ctx, &stratav1.GetRunRequest{Id: strconv.FormatInt(id, 10)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("GetRun "+got.GetRun().GetId(), got.GetRun().GetSizing())
+	}
+	list, err := rc.ListRuns(ctx, &stratav1.ListRunsRequest{Asset: "sz/down"})
+	if err != nil || len(list.GetRuns()) != 2 {
+		t.Fatalf("list runs: %v %v", list, err)
+	}
+	for _, r := range list.GetRuns() {
+		check("ListRuns "+r.GetId(), r.GetSizing())
 	}
 }

@@ -37,6 +37,7 @@ func (c *cli) cmdWorker(args []string) error {
 	id := fs.String("id", "", "worker id (default: host name and process id)")
 	runDir := fs.String("run-dir", filepath.Join(os.TempDir(), "strata-worker"), "directory for the runs' context and messages files")
 	wait := fs.Duration("wait", 30*time.Second, "long-poll wait of each claim")
+	logInterval := fs.Duration("log-interval", time.Second, "how often a running job's output is sent to the server (live logs)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	pos, done, err := parseAPIFlags(fs, args)
 	if done || err != nil {
@@ -85,7 +86,7 @@ func (c *cli) cmdWorker(args []string) error {
 	ex := materializer.NewLocalExecutor(materializer.LocalConfig{RunRoot: *runDir, Capacity: capacity, Logger: log,
 		InspectCommand: inspectCommand()})
 	w, err := materializer.NewWorker(materializer.WorkerConfig{Client: stratav1.NewWorkerServiceClient(conn), ID: *id,
-		Labels: labels, Executor: ex, Logger: log, Wait: *wait})
+		Labels: labels, Executor: ex, Logger: log, Wait: *wait, LogInterval: *logInterval})
 	if err != nil {
 		return failErrorf("%v", err)
 	}
