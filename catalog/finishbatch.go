@@ -130,9 +130,18 @@ func (c *Catalog) FinishRuns(ctx context.Context, results []RunResult) (runs []R
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("finish %d runs: %w", len(results), err)
+		return nil, nil, fmt.Errorf("finish %s: %w", describeResults(results), err)
 	}
 	return runs, errs, nil
+}
+
+// describeResults names the results of a finish call for an error message:
+// the run and attempt of a single result, else their number.
+func describeResults(results []RunResult) string {
+	if len(results) == 1 {
+		return fmt.Sprintf("run %d attempt %d", results[0].RunID, results[0].Attempt)
+	}
+	return fmt.Sprintf("%d runs", len(results))
 }
 
 // finishRow writes one attempt's outcome to its run row (already checked:

@@ -496,116 +496,14 @@ func boundLog(log, chunk string, max int) string {
 // another attempt or from an owner that lost the lease gives ErrConflict and
 // writes nothing.
 func (c *Catalog) FinishRun(ctx context.Context, res RunResult) (Run, error) {
-	if !res.State.Terminal() {
-		return Run{}, fmt.Errorf("finish run %d: %w", res.RunID, invalidf("state %q is not succeeded, failed or cancelled", res.State))
-	}
-	if err := validateMaterializations(res.Materializations, true); err != nil {
-		return Run{}, fmt.Errorf("finish run %d: %w", res.RunID, err)
-	}
-	if err := validateObsChecks(res.Observations, res.Checks); err != nil {
-		return Run{}, fmt.Errorf("finish run %d: %w", res.RunID, err)
-	}
-	now := c.nowOr(res.Now)
-	n := micros(now)
-	var out Run
-	err := c.write(ctx, func(tx *txn) error {
-		var rows []runModel
-		if err := tx.NewRaw("SELECT "+runColumns+", log FROM runs WHERE id = ?"+c.drv.forUpdate(), res.RunID).Scan(ctx, &rows); err != nil {
-			return err
-		}
-		if len(rows) == 0 {
-			return fmt.Errorf("run %d: %w", res.RunID, ErrNotFound)
-		}
-		r := &rows[0]
-		owner := ""
-		if r.LeaseOwner != nil {
-			owner = *r.LeaseOwner
-		}
-		switch {
-		case r.Attempt != res.Attempt:
-			return fmt.Errorf("%w: run %d is at attempt %d, not %d", ErrConflict, r.ID, r.Attempt, res.Attempt)
-		case RunState(r.State) != RunRunning:
-			return fmt.Errorf("%w: run %d attempt %d is already %s", ErrConflict, r.ID, r.Attempt, r.State)
-		case res.Owner != "" && owner != res.Owner:
-			return fmt.Errorf("%w: run %d is leased to %q, not %q", ErrConflict, r.ID, owner, res.Owner)
-		}
-		from := RunState(r.State)
-		state := res.State
-		// A run asked to stop is not retried.
-		if res.Retry != nil && state == RunFailed && r.Attempt < r.MaxAttempts && !r.CancelRequested {
-			state = RunQueued
-			r.NotBefore = micros(res.Retry.NotBefore)
-		}
-		logText := ""
-		if r.Log != nil {
-			logText = *r.Log
-		}
-		if res.Log != "" {
-			logText = boundLog(logText, res.Log, c.maxLog)
-		}
-		r.State = string(state)
-		r.ExitCode = res.ExitCode
-		r.Error = res.Error
-		r.LeaseOwner, r.LeaseExpiresAt = nil, nil
-		r.UpdatedAt = n
-		if state.Terminal() {
-			r.FinishedAt = &n
-		}
-		if res.LogPath != "" {
-			lp := res.LogPath
-			r.LogPath = &lp
-		}
-		if res.Usage != nil {
-			d := res.Usage.Duration.Microseconds()
-			rss, cpu := res.Usage.PeakRSS, res.Usage.CPUSeconds
-			r.DurationUS, r.PeakRSS, r.CPUSeconds = &d, &rss, &cpu
-		}
-		var logArg *string
-		if r.Log != nil || logText != "" {
-			logArg = &logText
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE runs SET state = ?, not_before = ?, exit_code = ?, error = ?,
-lease_owner = NULL, lease_expires_at = NULL, updated_at = ?, finished_at = ?, log_path = ?, log = ?,
-duration_us = ?, peak_rss = ?, cpu_seconds = ? WHERE id = ?`,
-			r.State, r.NotBefore, r.ExitCode, r.Error, n, r.FinishedAt, r.LogPath, logArg,
-			r.DurationUS, r.PeakRSS, r.CPUSeconds, r.ID); err != nil {
-			return err
-		}
-		mats := make([]Materialization, len(res.Materializations))
-		copy(mats, res.Materializations)
-		for i := range mats {
-			mats[i].RunID, mats[i].Attempt = r.ID, r.Attempt
-		}
-		_, events, err := c.recordMaterializations(ctx, tx, mats, n)
-		if err != nil {
-			return err
-		}
-		oevs, err := c.recordObsChecks(ctx, tx, res.Observations, res.Checks, r.ID, r.Attempt, n)
-		if err != nil {
-			return err
-		}
-		events = append(events, oevs...)
-		deltas := backfillDeltas{}
-		deltas.move(r, from, state)
-		bevs, err := c.applyBackfillDeltas(ctx, tx, deltas, n)
-		if err != nil {
-			return err
-		}
-		extra := map[string]any{"materializations": len(mats)}
-		if res.ExitCode != nil {
-			extra["exit_code"] = *res.ExitCode
-		}
-		events = append(events, runStateEvent(r, from, n, extra))
-		if err := c.appendEvents(ctx, tx, append(events, bevs...)); err != nil {
-			return err
-		}
-		out, err = r.run()
-		return err
-	})
+	runs, errs, err := c.FinishRuns(ctx, []RunResult{res})
 	if err != nil {
-		return Run{}, fmt.Errorf("finish run %d attempt %d: %w", res.RunID, res.Attempt, err)
+		return Run{}, err
 	}
-	return out, nil
+	if errs[0] != nil {
+		return Run{}, errs[0]
+	}
+	return runs[0], nil
 }
 
 // RequeueExpired handles runs whose lease expired before now (their worker
