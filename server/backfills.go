@@ -184,7 +184,7 @@ func (b *backfillService) CreateBackfill(ctx context.Context, req *stratav1.Crea
 	if spec.Partitions, err = json.Marshal(meta); err != nil {
 		return nil, err
 	}
-	bf, _, err := s.cat.CreateBackfill(ctx, spec)
+	bf, err := s.createBackfill(ctx, spec)
 	if err != nil {
 		return nil, wrapf(err, "create backfill")
 	}
@@ -508,7 +508,7 @@ func (b *backfillService) RetryBackfill(ctx context.Context, req *stratav1.Retry
 	if spec.Partitions, err = json.Marshal(meta); err != nil {
 		return nil, err
 	}
-	nbf, _, err := s.cat.CreateBackfill(ctx, spec)
+	nbf, err := s.createBackfill(ctx, spec)
 	if err != nil {
 		return nil, wrapf(err, "retry backfill")
 	}

@@ -30,6 +30,10 @@ var _ StatusSource = (*PlannerStatus)(nil)
 
 // AssetStatus implements StatusSource.
 func (p *PlannerStatus) AssetStatus(ctx context.Context, g *asset.Graph, a *asset.Asset, now time.Time) (*AssetStatus, error) {
+	// Read your writes: a status asked right after a run finished shows it.
+	if err := p.Scheduler.Sync(ctx); err != nil && !errors.Is(err, scheduler.ErrNotReady) {
+		return nil, err
+	}
 	ranges, err := p.Scheduler.PartitionHealth(a.Key, 0, 0)
 	if errors.Is(err, scheduler.ErrNotReady) || errors.Is(err, planner.ErrUnknownAsset) {
 		return (&CatalogStatus{Catalog: p.Catalog}).AssetStatus(ctx, g, a, now)
@@ -162,4 +166,27 @@ func partitionStatusProto(ps planner.PartitionStatus, out *stratav1.AssetPartiti
 		out.Freshness = f
 	}
 	return out
+}
+
+// BackfillStarter creates a backfill whose partitions spec.Runs name and
+// runs them in dependency order (scheduler.Scheduler satisfies it).
+type BackfillStarter interface {
+	StartPlannedBackfill(ctx context.Context, spec catalog.BackfillSpec) (catalog.Backfill, error)
+}
+
+var _ BackfillStarter = (*scheduler.Scheduler)(nil)
+
+// createBackfill creates a backfill through the planner loop when one is
+// configured, else with every run enqueued at once.
+func (s *Server) createBackfill(ctx context.Context, spec catalog.BackfillSpec) (catalog.Backfill, error) {
+	if s.starter != nil {
+		bf, err := s.starter.StartPlannedBackfill(ctx, spec)
+		if !errors.Is(err, scheduler.ErrNotReady) {
+			return bf, err
+		}
+		// The planner loop has not built its state yet (first seconds
+		// after start): enqueue every run at once.
+	}
+	bf, _, err := s.cat.CreateBackfill(ctx, spec)
+	return bf, err
 }

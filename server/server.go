@@ -61,6 +61,11 @@ type Config struct {
 	Status StatusSource
 	// Planner plans backfills; nil means the interim implementation.
 	Planner BackfillPlanner
+	// Backfills, when set, creates backfills (scheduler.Scheduler): the
+	// planner loop enqueues their runs wave by wave, each downstream
+	// partition once its upstream partitions succeeded. Nil enqueues every
+	// run at creation (catalog.CreateBackfill).
+	Backfills BackfillStarter
 	// Workers serves the WorkerService (remote workers claim runs and
 	// report results); nil leaves it unimplemented.
 	Workers Workers
@@ -86,6 +91,7 @@ type Server struct {
 	metrics *metrics
 	status  StatusSource
 	planner BackfillPlanner
+	starter BackfillStarter
 	snaps   snapshotCache
 
 	grpc   *grpc.Server
@@ -131,7 +137,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, cat: cfg.Catalog, log: cfg.Logger, now: cfg.Now, auth: auth, metrics: m,
-		status: cfg.Status, planner: cfg.Planner, stopping: make(chan struct{}),
+		status: cfg.Status, planner: cfg.Planner, starter: cfg.Backfills, stopping: make(chan struct{}),
 	}
 	if s.status == nil {
 		s.status = &CatalogStatus{Catalog: cfg.Catalog}

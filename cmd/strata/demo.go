@@ -23,6 +23,7 @@ import (
 	"github.com/strata-data/strata/catalog"
 	"github.com/strata-data/strata/examples/demo"
 	stratav1 "github.com/strata-data/strata/gen/strata/v1"
+	"github.com/strata-data/strata/scheduler"
 	"github.com/strata-data/strata/server"
 	"github.com/strata-data/strata/ui"
 )
@@ -111,9 +112,16 @@ func (c *cli) runDemo(ctx context.Context, o demoOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	// The planner loop, as in `strata server`: statuses with their causes,
+	// and automation (the weekly report's eager condition).
+	sched, err := scheduler.New(scheduler.Config{Catalog: cat, Logger: log.With("component", "planner"), Notify: disp.Notify})
+	if err != nil {
+		return failErrorf("%v", err)
+	}
 	// Workers: `strata worker --server ADDR` on another terminal joins in.
 	srv, err := server.New(server.Config{Catalog: cat, Logger: log, Registry: prometheus.NewRegistry(),
-		UI: ui.Handler(ui.Options{Title: "Strata demo"}), Workers: disp})
+		UI: ui.Handler(ui.Options{Title: "Strata demo"}), Workers: disp,
+		Status: &server.PlannerStatus{Scheduler: sched, Catalog: cat}})
 	if err != nil {
 		return failErrorf("%v", err)
 	}
@@ -122,13 +130,20 @@ func (c *cli) runDemo(ctx context.Context, o demoOptions) (err error) {
 		return failErrorf("listen: %v (another strata running? try --listen 127.0.0.1:0)", err)
 	}
 
-	// The server, the dispatcher, then the demo itself; stopping the demo
+	// The planner loop, the server, the dispatcher, then the demo itself; stopping the demo
 	// (Ctrl-C, or the backfill's end with --exit-after-backfill) stops all.
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	wg.Add(2)
+	errs := make(chan error, 3)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := sched.Run(runCtx); err != nil {
+			errs <- fmt.Errorf("planner: %w", err)
+			cancel()
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		if err := srv.Serve(runCtx, ln); err != nil {
@@ -197,40 +212,78 @@ func (c *cli) demo(ctx context.Context, o demoOptions, addr string, cat *catalog
 	}
 	fmt.Fprintf(c.stdout, "  applied         %d assets from %s (revision %d): %s\n", len(f.Assets), demo.AssetsFile, ar.GetRevision(), strings.Join(keys, ", "))
 
-	start, end := demoRange(time.Now(), o.days)
-	bctx, bcancel := rctx()
-	br, err := a.backfills().CreateBackfill(bctx, &stratav1.CreateBackfillRequest{
-		Selection:      "*",
-		PartitionRange: &stratav1.PartitionKeyRange{Start: start.Format(time.RFC3339), End: end.Format(time.RFC3339)},
-		Filter:         stratav1.BackfillFilter_BACKFILL_FILTER_ALL,
-		Description:    fmt.Sprintf("strata demo: the last %d days", o.days),
-	})
-	bcancel()
+	layers, err := demoLayers(f.Assets)
 	if err != nil {
-		return rpcError(err)
+		return failErrorf("embedded declarations: %v", err)
 	}
-	bf := br.GetBackfill()
+	start, end := demoRange(time.Now(), o.days)
+	span := &stratav1.PartitionKeyRange{Start: start.Format(time.RFC3339), End: end.Format(time.RFC3339)}
+	// One backfill per layer of the graph, upstream first, each started
+	// when the one before it completed: the server's backfills enqueue all
+	// their runs at once, and a run whose upstream is not materialized yet
+	// would fail and wait for a retry.
+	var total, runs int64
+	var plan []string
+	for i, keys := range layers {
+		dctx, dcancel := rctx()
+		dr, err := a.backfills().CreateBackfill(dctx, &stratav1.CreateBackfillRequest{Selection: demoSelection(keys),
+			PartitionRange: span, Filter: stratav1.BackfillFilter_BACKFILL_FILTER_ALL, DryRun: true})
+		dcancel()
+		if err != nil {
+			return rpcError(err)
+		}
+		p := dr.GetBackfill().GetProgress()
+		total += p.GetTotal() - p.GetSkipped()
+		runs += p.GetRuns()
+		plan = append(plan, fmt.Sprintf("%d. %s", i+1, strings.Join(keys, ", ")))
+	}
 	url := "http://" + addr + "/"
-	fmt.Fprintf(c.stdout, "  backfill        %s: every asset, %s to %s (%d partitions in %d runs)\n",
-		bf.GetId(), start.Format("2006-01-02"), end.Add(-time.Second).Format("2006-01-02"), bf.GetProgress().GetTotal(), bf.GetProgress().GetRuns())
+	fmt.Fprintf(c.stdout, "  backfill        every asset, %s to %s: %d partitions in %d runs, as %d backfills, upstream first:\n",
+		start.Format("2006-01-02"), end.Add(-time.Second).Format("2006-01-02"), total, runs, len(layers))
+	for _, l := range plan {
+		fmt.Fprintf(c.stdout, "                    %s\n", l)
+	}
 	fmt.Fprintf(c.stdout, "  UI              %s\n\n", url)
 
-	final, err := c.followBackfill(ctx, a, bf.GetId(), demoIsTTY(c.stdout))
-	if err != nil {
-		return err
+	tty := demoIsTTY(c.stdout)
+	began := time.Now()
+	done := &stratav1.BackfillProgress{}
+	var ids []string
+	completed := true
+	for i, keys := range layers {
+		bctx, bcancel := rctx()
+		br, err := a.backfills().CreateBackfill(bctx, &stratav1.CreateBackfillRequest{Selection: demoSelection(keys),
+			PartitionRange: span, Filter: stratav1.BackfillFilter_BACKFILL_FILTER_ALL,
+			Description: fmt.Sprintf("strata demo: the last %d days, layer %d of %d", o.days, i+1, len(layers))})
+		bcancel()
+		if err != nil {
+			return rpcError(err)
+		}
+		id := br.GetBackfill().GetId()
+		ids = append(ids, id)
+		final, err := c.followBackfill(ctx, a, id, tty, done, total, began, i == len(layers)-1)
+		if err != nil {
+			return err
+		}
+		demoAddProgress(done, final.GetProgress())
+		if final.GetState() != stratav1.BackfillState_BACKFILL_STATE_COMPLETED {
+			completed = false
+			fmt.Fprintf(c.stdout, "backfill %s ended %s; not starting the rest\n", id, stateWord(final.GetState()))
+			break
+		}
 	}
-	report, rerr := verifyBackfill(ctx, cat, final.GetId())
+	report, rerr := verifyBackfills(ctx, cat, f.Assets, start, end, ids)
 	if rerr != nil {
-		return failErrorf("check backfill %s: %v", final.GetId(), rerr)
+		return failErrorf("check backfills %s: %v", strings.Join(ids, ", "), rerr)
 	}
 	report.print(c.stdout)
-	ok := final.GetState() == stratav1.BackfillState_BACKFILL_STATE_COMPLETED && report.ok()
+	ok := completed && len(ids) == len(layers) && report.ok()
 	if o.exitAfter {
 		if !ok {
-			return failErrorf("backfill %s ended %s with %d of %d partitions not succeeded with rows recorded",
-				final.GetId(), stateWord(final.GetState()), len(report.bad), report.partitions)
+			return failErrorf("backfills %s: %d of %d partitions not materialized with rows recorded",
+				strings.Join(ids, ", "), len(report.bad), report.partitions)
 		}
-		fmt.Fprintf(c.stdout, "\nbackfill %s succeeded: %d partitions, rows recorded for each\n", final.GetId(), report.partitions)
+		fmt.Fprintf(c.stdout, "\nbackfills %s succeeded: %d partitions, rows recorded for each\n", strings.Join(ids, ", "), report.partitions)
 		return nil
 	}
 	server := ""
@@ -309,10 +362,13 @@ func demoRange(now time.Time, days int) (start, end time.Time) {
 	return start.AddDate(0, 0, -back), end
 }
 
-// followBackfill shows the backfill's progress until it ends: one redrawn
+// followBackfill shows a backfill's progress until it ends: one redrawn
 // line on a terminal, a line every few seconds otherwise.
-func (c *cli) followBackfill(ctx context.Context, a *api, id string, tty bool) (*stratav1.Backfill, error) {
-	began := time.Now()
+//
+// The line adds done (the backfills before this one) and counts against
+// total partitions; last says whether this is the last backfill, whose end
+// ends the line.
+func (c *cli) followBackfill(ctx context.Context, a *api, id string, tty bool, done *stratav1.BackfillProgress, total int64, began time.Time, last bool) (*stratav1.Backfill, error) {
 	var lastLine string
 	var lastPrint time.Time
 	settle := 0
@@ -336,14 +392,19 @@ func (c *cli) followBackfill(ctx context.Context, a *api, id string, tty bool) (
 			settle++
 			end = false
 		}
-		line := demoProgress(bf.GetProgress(), time.Since(began), 30)
+		shown := &stratav1.BackfillProgress{}
+		demoAddProgress(shown, done)
+		demoAddProgress(shown, bf.GetProgress())
+		// Skipped: already in flight for another reason (automation).
+		shown.Total = total
+		line := demoProgress(shown, time.Since(began), 30)
 		switch {
 		case tty:
 			fmt.Fprintf(c.stdout, "\r\033[K%s", line)
-			if end {
+			if end && last {
 				fmt.Fprintln(c.stdout)
 			}
-		case end || (line != lastLine && time.Since(lastPrint) >= 3*time.Second):
+		case (end && last) || (line != lastLine && time.Since(lastPrint) >= 3*time.Second):
 			fmt.Fprintln(c.stdout, line)
 			lastLine, lastPrint = line, time.Now()
 		}
@@ -423,86 +484,98 @@ type assetReport struct {
 
 func (r *backfillReport) ok() bool { return len(r.bad) == 0 && r.partitions > 0 }
 
-// verifyBackfill checks every partition of backfill id in the catalog: a
-// run of the backfill succeeded for it, and its latest materialization has
-// its row count recorded.
-func verifyBackfill(ctx context.Context, cat *catalog.Catalog, id string) (*backfillReport, error) {
-	bid, err := strconv.ParseInt(id, 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf("backfill id %q: %w", id, err)
+// verifyBackfills checks, in the catalog, every partition of decls in
+// [start, end) (every partition of an asset without time windows) once no
+// run is queued or running any more: it has a materialization with its row
+// count recorded. Partitions the planner's automation produced while the
+// backfills ran (a backfill skips a partition already in flight) count
+// too. Runs are counted over the backfills ids.
+func verifyBackfills(ctx context.Context, cat *catalog.Catalog, decls []asset.AssetDecl, start, end time.Time, ids []string) (*backfillReport, error) {
+	if err := waitIdle(ctx, cat); err != nil {
+		return nil, err
 	}
-	type part struct {
-		key       asset.Key
-		partition string
-	}
-	succeeded := map[part]bool{}
-	var order []part
 	runs := map[asset.Key]int{}
-	before := int64(0)
-	for {
-		rs, err := cat.ListRuns(ctx, catalog.RunFilter{BackfillID: bid, BeforeID: before, Limit: 1000})
+	for _, id := range ids {
+		bid, err := strconv.ParseInt(id, 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("list runs: %w", err)
+			return nil, fmt.Errorf("backfill id %q: %w", id, err)
 		}
-		for _, r := range rs {
-			before = r.ID
-			split := r.State == catalog.RunCancelled && strings.HasPrefix(r.Error, "split into")
-			if split {
-				continue // its partitions are in the runs it was split into
+		before := int64(0)
+		for {
+			rs, err := cat.ListRuns(ctx, catalog.RunFilter{BackfillID: bid, BeforeID: before, Limit: 1000})
+			if err != nil {
+				return nil, fmt.Errorf("list runs of backfill %s: %w", id, err)
 			}
-			runs[r.Asset]++
-			for _, k := range r.PartitionKeys {
-				p := part{r.Asset, k}
-				if _, seen := succeeded[p]; !seen {
-					order = append(order, p)
-					succeeded[p] = false
-				}
-				if r.State == catalog.RunSucceeded {
-					succeeded[p] = true
-				}
+			for _, r := range rs {
+				before = r.ID
+				runs[r.Asset]++
+			}
+			if len(rs) < 1000 {
+				break
 			}
 		}
-		if len(rs) < 1000 {
-			break
-		}
 	}
-	slices.SortStableFunc(order, func(a, b part) int { return strings.Compare(string(a.key), string(b.key)) })
-	rep := &backfillReport{partitions: len(order)}
-	by := map[asset.Key]*assetReport{}
-	for _, p := range order {
-		ar := by[p.key]
-		if ar == nil {
-			ar = &assetReport{key: p.key, runs: runs[p.key], minRows: -1}
-			by[p.key] = ar
-			rep.assets = append(rep.assets, *ar)
-		}
-		ar.partitions++
-		if !succeeded[p] {
-			rep.bad = append(rep.bad, fmt.Sprintf("%s %s: no run of the backfill succeeded", p.key, p.partition))
-			continue
-		}
-		h, err := cat.MaterializationHistory(ctx, p.key, p.partition, 1)
-		if err != nil {
-			return nil, fmt.Errorf("materializations of %s %s: %w", p.key, p.partition, err)
-		}
-		if len(h) == 0 || h[0].RowCount == nil {
-			rep.bad = append(rep.bad, fmt.Sprintf("%s %s: no row count recorded", p.key, p.partition))
-			continue
-		}
-		n := *h[0].RowCount
-		ar.rows += n
-		if h[0].ByteCount != nil {
-			ar.bytes += *h[0].ByteCount
-		}
-		if ar.minRows < 0 || n < ar.minRows {
-			ar.minRows = n
-		}
-		ar.maxRows = max(ar.maxRows, n)
+	g, err := asset.NewGraph(decls)
+	if err != nil {
+		return nil, err
 	}
-	for i := range rep.assets {
-		rep.assets[i] = *by[rep.assets[i].key]
+	rep := &backfillReport{}
+	assets := slices.Clone(g.Assets())
+	slices.SortFunc(assets, func(a, b *asset.Asset) int { return strings.Compare(string(a.Key), string(b.Key)) })
+	for _, a := range assets {
+		ar := assetReport{key: a.Key, runs: runs[a.Key], minRows: -1}
+		parts := a.Partitions.At(end, nil)
+		w, windowed := parts.(asset.Windowed)
+		for i := int64(0); i < parts.Len(); i++ {
+			if windowed {
+				if tw := w.Window(i); !tw.Start.Before(end) || !tw.End.After(start) || tw.End.After(end) {
+					continue
+				}
+			}
+			key := parts.Key(i)
+			ar.partitions++
+			rep.partitions++
+			h, err := cat.MaterializationHistory(ctx, a.Key, key, 1)
+			if err != nil {
+				return nil, fmt.Errorf("materializations of %s %s: %w", a.Key, key, err)
+			}
+			if len(h) == 0 || h[0].RowCount == nil {
+				rep.bad = append(rep.bad, fmt.Sprintf("%s %s: no materialization with a row count", a.Key, key))
+				continue
+			}
+			n := *h[0].RowCount
+			ar.rows += n
+			if h[0].ByteCount != nil {
+				ar.bytes += *h[0].ByteCount
+			}
+			if ar.minRows < 0 || n < ar.minRows {
+				ar.minRows = n
+			}
+			ar.maxRows = max(ar.maxRows, n)
+		}
+		rep.assets = append(rep.assets, ar)
 	}
 	return rep, nil
+}
+
+// waitIdle waits until no run is queued or running.
+func waitIdle(ctx context.Context, cat *catalog.Catalog) error {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		rs, err := cat.ListRuns(ctx, catalog.RunFilter{States: []catalog.RunState{catalog.RunQueued, catalog.RunRunning}, Limit: 1})
+		if err != nil {
+			return fmt.Errorf("list runs in flight: %w", err)
+		}
+		if len(rs) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
 }
 
 func (r *backfillReport) print(w io.Writer) {
@@ -549,4 +622,47 @@ func redactURL(u string) string {
 		return u
 	}
 	return scheme + "://" + user + ":xxxxx" + rest[at:]
+}
+
+// demoLayers groups the assets by depth in the graph: the roots first, then
+// the assets whose deepest upstream is in the layer before.
+func demoLayers(decls []asset.AssetDecl) ([][]string, error) {
+	g, err := asset.NewGraph(decls)
+	if err != nil {
+		return nil, err
+	}
+	depth := map[int]int{}
+	var layers [][]string
+	for _, a := range g.Assets() { // topological order: upstream first
+		d := 0
+		for _, dep := range a.Deps {
+			d = max(d, depth[dep.UpID]+1)
+		}
+		depth[a.ID] = d
+		for len(layers) <= d {
+			layers = append(layers, nil)
+		}
+		layers[d] = append(layers[d], string(a.Key))
+	}
+	return layers, nil
+}
+
+// demoSelection selects exactly keys.
+func demoSelection(keys []string) string {
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = "key:" + k
+	}
+	return strings.Join(parts, " or ")
+}
+
+func demoAddProgress(dst, src *stratav1.BackfillProgress) {
+	dst.Total += src.GetTotal()
+	dst.Skipped += src.GetSkipped()
+	dst.Queued += src.GetQueued()
+	dst.Running += src.GetRunning()
+	dst.Succeeded += src.GetSucceeded()
+	dst.Failed += src.GetFailed()
+	dst.Canceled += src.GetCanceled()
+	dst.Runs += src.GetRuns()
 }

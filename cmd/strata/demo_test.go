@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-data/strata/asset"
 	"github.com/strata-data/strata/catalog"
 	"github.com/strata-data/strata/catalog/catalogtest/pgtest"
+	"github.com/strata-data/strata/examples/demo"
 	stratav1 "github.com/strata-data/strata/gen/strata/v1"
 )
 
@@ -70,12 +72,17 @@ func TestDemoExitAfterBackfill(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer cat.Close()
-			rep, err := verifyBackfill(t.Context(), cat, "1")
+			f, _, err := asset.ParseFile(demo.AssetsFile, demo.AssetsYAML())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !rep.ok() || len(rep.assets) != 6 {
-				t.Errorf("backfill 1 in the catalog: %d partitions, %d assets, not ok: %v", rep.partitions, len(rep.assets), rep.bad)
+			start, end := demoRange(began, 7)
+			rep, err := verifyBackfills(t.Context(), cat, f.Assets, start, end, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.ok() || len(rep.assets) != 6 || rep.partitions < 200 {
+				t.Errorf("catalog: %d partitions of %d assets, not ok: %v", rep.partitions, len(rep.assets), rep.bad)
 			}
 			// Every asset of the graph was backfilled, with rows.
 			for _, key := range []string{"raw/events", "raw/customers", "analytics/sessions", "analytics/daily_revenue",

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/strata-data/strata/catalog"
+	"github.com/strata-data/strata/scheduler"
 	"github.com/strata-data/strata/server"
 	"github.com/strata-data/strata/ui"
 )
@@ -86,17 +87,27 @@ func (c *cli) cmdServer(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Config{Catalog: cat, Logger: log, Registry: reg, Tokens: tokens, ShutdownTimeout: *shutdown,
-		UI: ui.Handler(ui.Options{Title: *title}), Workers: disp})
+	// The planner loop keeps statuses current from the catalog's events and,
+	// as leader (advisory lock on PostgreSQL; always on SQLite), enqueues
+	// what automation and backfills request.
+	sched, err := scheduler.New(scheduler.Config{Catalog: cat, Logger: log.With("component", "planner")})
 	if err != nil {
 		return failErrorf("%v", err)
 	}
-	// The dispatcher runs jobs and recovers leases until the server stops;
-	// it stops before the catalog closes.
+	srv, err := server.New(server.Config{Catalog: cat, Logger: log, Registry: reg, Tokens: tokens, ShutdownTimeout: *shutdown,
+		UI: ui.Handler(ui.Options{Title: *title}), Workers: disp,
+		Status: &server.PlannerStatus{Scheduler: sched, Catalog: cat}, Backfills: sched})
+	if err != nil {
+		return failErrorf("%v", err)
+	}
+	// The dispatcher runs jobs and recovers leases, and the planner loop
+	// plans, until the server stops; both stop before the catalog closes.
 	dctx, stopDisp := context.WithCancel(ctx)
 	dispDone := make(chan struct{})
 	go func() { defer close(dispDone); _ = disp.Run(dctx) }()
-	defer func() { stopDisp(); <-dispDone }()
+	schedDone := make(chan struct{})
+	go func() { defer close(schedDone); _ = sched.Run(dctx) }()
+	defer func() { stopDisp(); <-dispDone; <-schedDone }()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return failErrorf("listen: %v", err)
@@ -109,6 +120,7 @@ func (c *cli) cmdServer(args []string) error {
 	}
 	stopDisp()
 	<-dispDone
+	<-schedDone
 	if err := cat.Close(); err != nil {
 		return failErrorf("close catalog: %v", err)
 	}

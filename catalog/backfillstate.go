@@ -1,0 +1,150 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/uptrace/bun"
+
+	"github.com/strata-data/strata/asset"
+)
+
+// PlannerBackfill is the planner's persisted state of one backfill: the
+// JSON of a planner.BackfillState (spec, start seq, resolved targets) whose
+// spec ID is the backfill's id. The catalog keeps it opaque.
+type PlannerBackfill struct {
+	ID    int64
+	State json.RawMessage
+	Done  bool
+}
+
+type plannerBackfillModel struct {
+	bun.BaseModel `bun:"table:planner_backfills"`
+	BackfillID    int64  `bun:"backfill_id,pk"`
+	State         string `bun:"state"`
+	Done          bool   `bun:"done"`
+	CreatedAt     int64  `bun:"created_at"`
+	UpdatedAt     int64  `bun:"updated_at"`
+}
+
+// CreatePlannedBackfill creates a backfill whose runs the planner loop will
+// enqueue wave by wave (each downstream partition once its upstream
+// partitions of the backfill succeeded), together with the planner's state
+// of it, in one transaction: the backfill_state event that announces it is
+// committed with the state, so any server's planner loop can take it up.
+// state(id) returns the JSON to keep for backfill id. A backfill with no
+// target (empty) is created completed. As with CreateBackfill, a
+// spec.RequestID already used returns that backfill and writes nothing.
+func (c *Catalog) CreatePlannedBackfill(ctx context.Context, spec BackfillSpec, empty bool, state func(id int64) (json.RawMessage, error)) (Backfill, error) {
+	if len(spec.RequestID) > 200 {
+		return Backfill{}, fmt.Errorf("create planned backfill: %w", invalidf("request_id: %d bytes long, more than 200", len(spec.RequestID)))
+	}
+	if len(spec.Description) > 10000 {
+		return Backfill{}, fmt.Errorf("create planned backfill: %w", invalidf("description: %d bytes long, more than 10000", len(spec.Description)))
+	}
+	if len(spec.Selection) == 0 {
+		return Backfill{}, fmt.Errorf("create planned backfill: %w", invalidf("selection is empty"))
+	}
+	for i, k := range spec.Selection {
+		if _, err := asset.ParseKey(string(k)); err != nil {
+			return Backfill{}, fmt.Errorf("create planned backfill: %w", invalidf("selection[%d]: %v", i, err))
+		}
+	}
+	switch spec.Filter {
+	case "", "missing", "stale", "failed":
+	default:
+		return Backfill{}, fmt.Errorf("create planned backfill: %w", invalidf("filter %q is not missing, stale or failed", spec.Filter))
+	}
+	if len(spec.Runs) > 0 {
+		return Backfill{}, fmt.Errorf("create planned backfill: %w", invalidf("runs are enqueued by the planner, not given"))
+	}
+	if err := validJSON("partitions", spec.Partitions); err != nil {
+		return Backfill{}, fmt.Errorf("create planned backfill: %w", err)
+	}
+	sel, err := json.Marshal(spec.Selection)
+	if err != nil {
+		return Backfill{}, fmt.Errorf("create planned backfill: %w", err)
+	}
+	var bf backfillModel
+	existing := int64(0)
+	err = c.write(ctx, func(tx *txn) error {
+		if spec.RequestID != "" {
+			var found []int64
+			if err := tx.NewSelect().Model((*backfillModel)(nil)).Column("id").Where("request_id = ?", spec.RequestID).
+				Scan(ctx, &found); err != nil {
+				return err
+			}
+			if len(found) > 0 {
+				existing = found[0]
+				return nil
+			}
+		}
+		now := micros(c.now())
+		bf = backfillModel{Selection: string(sel), Partitions: jsonText(spec.Partitions), Filter: spec.Filter,
+			Priority: spec.Priority, State: BackfillRunning, Actor: spec.Actor, RequestID: spec.RequestID,
+			Description: spec.Description, CreatedAt: now, UpdatedAt: now}
+		if empty {
+			bf.State = BackfillCompleted
+			bf.FinishedAt = &now
+		}
+		if _, err := tx.NewInsert().Model(&bf).Returning("id").Exec(ctx); err != nil {
+			return err
+		}
+		st, err := state(bf.ID)
+		if err != nil {
+			return fmt.Errorf("planner state of backfill %d: %w", bf.ID, err)
+		}
+		if err := validJSON("planner state", st); err != nil {
+			return err
+		}
+		if _, err := tx.NewInsert().Model(&plannerBackfillModel{BackfillID: bf.ID, State: string(st), Done: empty,
+			CreatedAt: now, UpdatedAt: now}).Exec(ctx); err != nil {
+			return fmt.Errorf("insert planner state: %w", err)
+		}
+		return c.appendEvents(ctx, tx, []eventModel{{Kind: EventBackfillState, BackfillID: bf.ID, CreatedAt: now,
+			Payload: jsonPayload(map[string]any{"from": "", "to": bf.State, "runs": 0, "planned": true})}})
+	})
+	if err != nil && spec.RequestID != "" && errors.Is(err, ErrAlreadyExists) {
+		// A concurrent create with the same request id won the race.
+		if out, gerr := c.BackfillByRequestID(ctx, spec.RequestID); gerr == nil {
+			return out, nil
+		}
+	}
+	if err != nil {
+		return Backfill{}, fmt.Errorf("create planned backfill: %w", err)
+	}
+	if existing != 0 {
+		return c.GetBackfill(ctx, existing)
+	}
+	return c.GetBackfill(ctx, bf.ID)
+}
+
+// GetPlannerBackfill returns the planner's state of backfill id
+// (ErrNotFound for a backfill the planner does not run).
+func (c *Catalog) GetPlannerBackfill(ctx context.Context, id int64) (PlannerBackfill, error) {
+	var rows []plannerBackfillModel
+	if err := c.rdb.NewSelect().Model(&rows).Where("backfill_id = ?", id).Scan(ctx); err != nil {
+		return PlannerBackfill{}, fmt.Errorf("planner state of backfill %d: %w", id, translate(err))
+	}
+	if len(rows) == 0 {
+		return PlannerBackfill{}, fmt.Errorf("planner state of backfill %d: %w", id, ErrNotFound)
+	}
+	r := rows[0]
+	return PlannerBackfill{ID: r.BackfillID, State: json.RawMessage(r.State), Done: r.Done}, nil
+}
+
+// FinishPlannerBackfill marks the planner's state of backfill id done: every
+// target reached a terminal state, or the backfill was cancelled. A done
+// backfill is not taken up again after a restart.
+func (c *Catalog) FinishPlannerBackfill(ctx context.Context, id int64) error {
+	err := c.write(ctx, func(tx *txn) error {
+		_, err := tx.ExecContext(ctx, "UPDATE planner_backfills SET done = ?, updated_at = ? WHERE backfill_id = ?", true, micros(c.now()), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("finish planner state of backfill %d: %w", id, err)
+	}
+	return nil
+}
