@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -140,11 +141,45 @@ func (c *Catalog) GetPlannerBackfill(ctx context.Context, id int64) (PlannerBack
 // backfill is not taken up again after a restart.
 func (c *Catalog) FinishPlannerBackfill(ctx context.Context, id int64) error {
 	err := c.write(ctx, func(tx *txn) error {
-		_, err := tx.ExecContext(ctx, "UPDATE planner_backfills SET done = ?, updated_at = ? WHERE backfill_id = ?", true, micros(c.now()), id)
-		return err
+		n := micros(c.now())
+		if _, err := tx.ExecContext(ctx, "UPDATE planner_backfills SET done = ?, updated_at = ? WHERE backfill_id = ?", true, n, id); err != nil {
+			return err
+		}
+		// The backfill's state waited for this (applyBackfillDeltas): settle
+		// it now if its last wave has drained.
+		var state string
+		var queued, running, failed int64
+		err := tx.QueryRowContext(ctx, "SELECT state, queued, running, failed FROM backfills WHERE id = ?"+c.drv.forUpdate(), id).
+			Scan(&state, &queued, &running, &failed)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		next := nextBackfillState(state, queued, running, failed)
+		if next == state || next == BackfillRunning {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE backfills SET state = ?, finished_at = ?, updated_at = ? WHERE id = ?", next, n, n, id); err != nil {
+			return err
+		}
+		return c.appendEvents(ctx, tx, []eventModel{{Kind: EventBackfillState, BackfillID: id, CreatedAt: n,
+			Payload: jsonPayload(map[string]string{"from": state, "to": next})}})
 	})
 	if err != nil {
 		return fmt.Errorf("finish planner state of backfill %d: %w", id, err)
 	}
 	return nil
+}
+
+// plannerBackfillPending reports whether the planner still has waves to
+// enqueue for backfill id.
+func (c *Catalog) plannerBackfillPending(ctx context.Context, tx *txn, id int64) (bool, error) {
+	var n int
+	err := tx.QueryRowContext(ctx, "SELECT count(*) FROM planner_backfills WHERE backfill_id = ? AND done = ?", id, false).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("planner state of backfill %d: %w", id, err)
+	}
+	return n > 0, nil
 }

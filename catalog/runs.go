@@ -249,19 +249,21 @@ WHERE id = ? RETURNING state, queued, running, failed`,
 		if err := c.applyBackfillAssetDeltas(ctx, tx, id, d); err != nil {
 			return nil, err
 		}
-		next := state
-		switch {
-		case queued+running > 0 && (state == BackfillCompleted || state == BackfillFailed):
-			next = BackfillRunning
-		case queued+running == 0 && state == BackfillCancelling:
-			next = BackfillCancelled
-		case queued+running == 0 && state == BackfillRunning && failed > 0:
-			next = BackfillFailed
-		case queued+running == 0 && state == BackfillRunning:
-			next = BackfillCompleted
-		}
+		next := nextBackfillState(state, queued, running, failed)
 		if next == state {
 			continue
+		}
+		if next == BackfillCompleted || next == BackfillFailed {
+			// A backfill the planner enqueues in waves has no runs in flight
+			// between two waves: it ends when the planner says it is done
+			// (FinishPlannerBackfill), not when its current wave drains.
+			waves, err := c.plannerBackfillPending(ctx, tx, id)
+			if err != nil {
+				return nil, err
+			}
+			if waves {
+				continue
+			}
 		}
 		var fin *int64
 		if next != BackfillRunning {
@@ -274,6 +276,23 @@ WHERE id = ? RETURNING state, queued, running, failed`,
 			Payload: jsonPayload(map[string]string{"from": state, "to": next})})
 	}
 	return events, nil
+}
+
+// nextBackfillState is the state of a backfill in state after its counters
+// changed: running while runs are queued or running, else completed, failed
+// (some run failed) or cancelled (it was cancelling).
+func nextBackfillState(state string, queued, running, failed int64) string {
+	switch {
+	case queued+running > 0 && (state == BackfillCompleted || state == BackfillFailed):
+		return BackfillRunning
+	case queued+running == 0 && state == BackfillCancelling:
+		return BackfillCancelled
+	case queued+running == 0 && state == BackfillRunning && failed > 0:
+		return BackfillFailed
+	case queued+running == 0 && state == BackfillRunning:
+		return BackfillCompleted
+	}
+	return state
 }
 
 // applyBackfillAssetDeltas upserts the per-asset partition counters of

@@ -363,6 +363,10 @@ func TestBackfillWaves(t *testing.T) {
 			t.Fatalf("runs before a succeeded = %d, want 2 (b waits for a)", len(rs))
 		}
 		b.work(t, catalog.RunSucceeded, nil)
+		// Between two waves nothing is in flight, yet the backfill goes on.
+		if got, err := b.cat.GetBackfill(b.ctx, bf.ID); err != nil || got.State != catalog.BackfillRunning {
+			t.Fatalf("backfill between waves = %q, %v, want %q", got.State, err, catalog.BackfillRunning)
+		}
 		step(t, b.ctx, s)
 		rs = b.runs(t, catalog.RunQueued)
 		if len(rs) != 2 || rs[0].Asset != "b" || rs[1].Asset != "b" {
@@ -384,6 +388,9 @@ func TestBackfillWaves(t *testing.T) {
 		}
 		if rs := b.runs(t); len(rs) != 4 {
 			t.Fatalf("runs = %d, want 4", len(rs))
+		}
+		if got, err := b.cat.GetBackfill(b.ctx, bf.ID); err != nil || got.State != catalog.BackfillCompleted {
+			t.Fatalf("backfill after the last wave = %q, %v, want %q", got.State, err, catalog.BackfillCompleted)
 		}
 	})
 }
