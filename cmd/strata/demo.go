@@ -212,78 +212,57 @@ func (c *cli) demo(ctx context.Context, o demoOptions, addr string, cat *catalog
 	}
 	fmt.Fprintf(c.stdout, "  applied         %d assets from %s (revision %d): %s\n", len(f.Assets), demo.AssetsFile, ar.GetRevision(), strings.Join(keys, ", "))
 
-	layers, err := demoLayers(f.Assets)
-	if err != nil {
-		return failErrorf("embedded declarations: %v", err)
-	}
 	start, end := demoRange(time.Now(), o.days)
 	span := &stratav1.PartitionKeyRange{Start: start.Format(time.RFC3339), End: end.Format(time.RFC3339)}
-	// One backfill per layer of the graph, upstream first, each started
-	// when the one before it completed: the server's backfills enqueue all
-	// their runs at once, and a run whose upstream is not materialized yet
-	// would fail and wait for a retry.
-	var total, runs int64
-	var plan []string
-	for i, keys := range layers {
-		dctx, dcancel := rctx()
-		dr, err := a.backfills().CreateBackfill(dctx, &stratav1.CreateBackfillRequest{Selection: demoSelection(keys),
-			PartitionRange: span, Filter: stratav1.BackfillFilter_BACKFILL_FILTER_ALL, DryRun: true})
-		dcancel()
-		if err != nil {
-			return rpcError(err)
-		}
-		p := dr.GetBackfill().GetProgress()
-		total += p.GetTotal() - p.GetSkipped()
-		runs += p.GetRuns()
-		plan = append(plan, fmt.Sprintf("%d. %s", i+1, strings.Join(keys, ", ")))
+	// One backfill of every asset: the planner enqueues it in waves, each
+	// partition once the upstream partitions it reads have succeeded.
+	req := &stratav1.CreateBackfillRequest{Selection: demoSelection(keys), PartitionRange: span,
+		Filter: stratav1.BackfillFilter_BACKFILL_FILTER_ALL, DryRun: true}
+	dctx, dcancel := rctx()
+	dr, err := a.backfills().CreateBackfill(dctx, req)
+	dcancel()
+	if err != nil {
+		return rpcError(err)
 	}
+	p := dr.GetBackfill().GetProgress()
+	total := p.GetTotal() - p.GetSkipped()
 	url := "http://" + addr + "/"
-	fmt.Fprintf(c.stdout, "  backfill        every asset, %s to %s: %d partitions in %d runs, as %d backfills, upstream first:\n",
-		start.Format("2006-01-02"), end.Add(-time.Second).Format("2006-01-02"), total, runs, len(layers))
-	for _, l := range plan {
-		fmt.Fprintf(c.stdout, "                    %s\n", l)
-	}
+	fmt.Fprintf(c.stdout, "  backfill        every asset, %s to %s: %d partitions in %d runs\n",
+		start.Format("2006-01-02"), end.Add(-time.Second).Format("2006-01-02"), total, p.GetRuns())
 	fmt.Fprintf(c.stdout, "  UI              %s\n\n", url)
 
 	tty := demoIsTTY(c.stdout)
 	began := time.Now()
-	done := &stratav1.BackfillProgress{}
-	var ids []string
-	completed := true
-	for i, keys := range layers {
-		bctx, bcancel := rctx()
-		br, err := a.backfills().CreateBackfill(bctx, &stratav1.CreateBackfillRequest{Selection: demoSelection(keys),
-			PartitionRange: span, Filter: stratav1.BackfillFilter_BACKFILL_FILTER_ALL,
-			Description: fmt.Sprintf("strata demo: the last %d days, layer %d of %d", o.days, i+1, len(layers))})
-		bcancel()
-		if err != nil {
-			return rpcError(err)
-		}
-		id := br.GetBackfill().GetId()
-		ids = append(ids, id)
-		final, err := c.followBackfill(ctx, a, id, tty, done, total, began, i == len(layers)-1)
-		if err != nil {
-			return err
-		}
-		demoAddProgress(done, final.GetProgress())
-		if final.GetState() != stratav1.BackfillState_BACKFILL_STATE_COMPLETED {
-			completed = false
-			fmt.Fprintf(c.stdout, "backfill %s ended %s; not starting the rest\n", id, stateWord(final.GetState()))
-			break
-		}
+	req.DryRun = false
+	req.Description = fmt.Sprintf("strata demo: the last %d days", o.days)
+	bctx, bcancel := rctx()
+	br, err := a.backfills().CreateBackfill(bctx, req)
+	bcancel()
+	if err != nil {
+		return rpcError(err)
+	}
+	id := br.GetBackfill().GetId()
+	ids := []string{id}
+	final, err := c.followBackfill(ctx, a, id, tty, &stratav1.BackfillProgress{}, total, began, true)
+	if err != nil {
+		return err
+	}
+	completed := final.GetState() == stratav1.BackfillState_BACKFILL_STATE_COMPLETED
+	if !completed {
+		fmt.Fprintf(c.stdout, "backfill %s ended %s\n", id, stateWord(final.GetState()))
 	}
 	report, rerr := verifyBackfills(ctx, cat, f.Assets, start, end, ids)
 	if rerr != nil {
 		return failErrorf("check backfills %s: %v", strings.Join(ids, ", "), rerr)
 	}
 	report.print(c.stdout)
-	ok := completed && len(ids) == len(layers) && report.ok()
+	ok := completed && report.ok()
 	if o.exitAfter {
 		if !ok {
-			return failErrorf("backfills %s: %d of %d partitions not materialized with rows recorded",
+			return failErrorf("backfill %s: %d of %d partitions not materialized with rows recorded",
 				strings.Join(ids, ", "), len(report.bad), report.partitions)
 		}
-		fmt.Fprintf(c.stdout, "\nbackfills %s succeeded: %d partitions, rows recorded for each\n", strings.Join(ids, ", "), report.partitions)
+		fmt.Fprintf(c.stdout, "\nbackfill %s succeeded: %d partitions, rows recorded for each\n", strings.Join(ids, ", "), report.partitions)
 		return nil
 	}
 	server := ""
@@ -622,29 +601,6 @@ func redactURL(u string) string {
 		return u
 	}
 	return scheme + "://" + user + ":xxxxx" + rest[at:]
-}
-
-// demoLayers groups the assets by depth in the graph: the roots first, then
-// the assets whose deepest upstream is in the layer before.
-func demoLayers(decls []asset.AssetDecl) ([][]string, error) {
-	g, err := asset.NewGraph(decls)
-	if err != nil {
-		return nil, err
-	}
-	depth := map[int]int{}
-	var layers [][]string
-	for _, a := range g.Assets() { // topological order: upstream first
-		d := 0
-		for _, dep := range a.Deps {
-			d = max(d, depth[dep.UpID]+1)
-		}
-		depth[a.ID] = d
-		for len(layers) <= d {
-			layers = append(layers, nil)
-		}
-		layers[d] = append(layers[d], string(a.Key))
-	}
-	return layers, nil
 }
 
 // demoSelection selects exactly keys.
