@@ -47,26 +47,9 @@ func (c *Catalog) CreateBackfill(ctx context.Context, spec BackfillSpec) (Backfi
 	var bf backfillModel
 	existing := int64(0)
 	err = c.write(ctx, func(tx *txn) error {
-		if spec.RequestID != "" {
-			var found []int64
-			if err := tx.NewSelect().Model((*backfillModel)(nil)).Column("id").Where("request_id = ?", spec.RequestID).
-				Scan(ctx, &found); err != nil {
-				return err
-			}
-			if len(found) > 0 {
-				existing = found[0]
-				return nil
-			}
-		}
 		now := micros(c.now())
-		bf = backfillModel{Selection: string(sel), Partitions: jsonText(spec.Partitions), Filter: spec.Filter,
-			Priority: spec.Priority, State: BackfillRunning, Actor: spec.Actor, RequestID: spec.RequestID,
-			Description: spec.Description, CreatedAt: now, UpdatedAt: now}
-		if len(spec.Runs) == 0 {
-			bf.State = BackfillCompleted
-			bf.FinishedAt = &now
-		}
-		if _, err := tx.NewInsert().Model(&bf).Returning("id").Exec(ctx); err != nil {
+		var err error
+		if bf, existing, err = insertBackfill(ctx, tx, spec, sel, len(spec.Runs) == 0, now); err != nil || existing != 0 {
 			return err
 		}
 		runs := make([]RunSpec, len(spec.Runs))
@@ -77,7 +60,6 @@ func (c *Catalog) CreateBackfill(ctx context.Context, spec BackfillSpec) (Backfi
 		events := []eventModel{{Kind: EventBackfillState, BackfillID: bf.ID, CreatedAt: now,
 			Payload: jsonPayload(map[string]any{"from": "", "to": bf.State, "runs": len(runs)})}}
 		var evs []eventModel
-		var err error
 		ids, evs, err = c.enqueue(ctx, tx, runs, now)
 		if err != nil {
 			return err
@@ -99,6 +81,33 @@ func (c *Catalog) CreateBackfill(ctx context.Context, spec BackfillSpec) (Backfi
 	}
 	out, err := c.GetBackfill(ctx, bf.ID)
 	return out, ids, err
+}
+
+// insertBackfill inserts the backfill row of spec, completed at once when
+// empty, unless a backfill with the same request id exists: then it inserts
+// nothing and returns that backfill's id as existing.
+func insertBackfill(ctx context.Context, tx *txn, spec BackfillSpec, sel []byte, empty bool, now int64) (bf backfillModel, existing int64, err error) {
+	if spec.RequestID != "" {
+		var found []int64
+		if err := tx.NewSelect().Model((*backfillModel)(nil)).Column("id").Where("request_id = ?", spec.RequestID).
+			Scan(ctx, &found); err != nil {
+			return bf, 0, err
+		}
+		if len(found) > 0 {
+			return bf, found[0], nil
+		}
+	}
+	bf = backfillModel{Selection: string(sel), Partitions: jsonText(spec.Partitions), Filter: spec.Filter,
+		Priority: spec.Priority, State: BackfillRunning, Actor: spec.Actor, RequestID: spec.RequestID,
+		Description: spec.Description, CreatedAt: now, UpdatedAt: now}
+	if empty {
+		bf.State = BackfillCompleted
+		bf.FinishedAt = &now
+	}
+	if _, err := tx.NewInsert().Model(&bf).Returning("id").Exec(ctx); err != nil {
+		return bf, 0, err
+	}
+	return bf, 0, nil
 }
 
 // BackfillByRequestID returns the backfill created with request id

@@ -71,26 +71,9 @@ func (c *Catalog) CreatePlannedBackfill(ctx context.Context, spec BackfillSpec, 
 	var bf backfillModel
 	existing := int64(0)
 	err = c.write(ctx, func(tx *txn) error {
-		if spec.RequestID != "" {
-			var found []int64
-			if err := tx.NewSelect().Model((*backfillModel)(nil)).Column("id").Where("request_id = ?", spec.RequestID).
-				Scan(ctx, &found); err != nil {
-				return err
-			}
-			if len(found) > 0 {
-				existing = found[0]
-				return nil
-			}
-		}
 		now := micros(c.now())
-		bf = backfillModel{Selection: string(sel), Partitions: jsonText(spec.Partitions), Filter: spec.Filter,
-			Priority: spec.Priority, State: BackfillRunning, Actor: spec.Actor, RequestID: spec.RequestID,
-			Description: spec.Description, CreatedAt: now, UpdatedAt: now}
-		if empty {
-			bf.State = BackfillCompleted
-			bf.FinishedAt = &now
-		}
-		if _, err := tx.NewInsert().Model(&bf).Returning("id").Exec(ctx); err != nil {
+		var err error
+		if bf, existing, err = insertBackfill(ctx, tx, spec, sel, empty, now); err != nil || existing != 0 {
 			return err
 		}
 		st, err := state(bf.ID)
