@@ -119,6 +119,11 @@ func (c *Catalog) openPostgres(ctx context.Context, rawURL string, opts Options)
 		return fmt.Errorf("connect: %w", err)
 	}
 	c.keyMigrate, c.keyApply, c.keyEvents = lockKey(schema, "migrate"), lockKey(schema, "apply"), lockKey(schema, "events")
+	var enc string
+	if err := c.db.QueryRowContext(ctx, "SHOW server_encoding").Scan(&enc); err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	c.drv.(*pgDriver).packedLatest = enc == "UTF8" || enc == "SQL_ASCII"
 	return nil
 }
 
@@ -173,7 +178,9 @@ func (c *Catalog) openSQLiteLocked(ctx context.Context, path string, opts Option
 	c.closers = append(c.closers, rdb.Close)
 	c.db = bun.NewDB(wdb, sqlitedialect.New())
 	c.rdb = bun.NewDB(rdb, sqlitedialect.New())
-	c.drv = &sqliteDriver{c: c, path: path}
+	bulk := newBulkPool(path, 2)
+	c.closers = append(c.closers, bulk.Close)
+	c.drv = &sqliteDriver{c: c, path: path, bulk: bulk}
 	// Reading the schema touches the first pages: a damaged file fails here.
 	var n2 int
 	if err := c.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n2); err != nil {

@@ -3,10 +3,8 @@ package catalog
 import (
 	"context"
 	"database/sql"
-	sqldriver "database/sql/driver"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"sync"
@@ -74,6 +72,9 @@ FROM latest_materializations WHERE asset = `
 type pgDriver struct {
 	c    *Catalog
 	seqs sync.Map // table -> sequence name
+	// packedLatest: the database's text bytes are UTF-8 (encoding UTF8 or
+	// SQL_ASCII), so streamLatest reads the packed summary column.
+	packedLatest bool
 }
 
 func (d *pgDriver) dialect() string { return "postgres" }
@@ -228,6 +229,72 @@ func (d *pgDriver) forUpdate() string  { return " FOR UPDATE" }
 func (d *pgDriver) claimFrom() string  { return "runs" }
 
 func (d *pgDriver) streamLatest(ctx context.Context, assetKey string, fn func(*MaterializationSummary) error) error {
+	if !d.packedLatest {
+		return d.streamLatestColumns(ctx, assetKey, fn)
+	}
+	// One bytea per row (see migration 20261121000400): sending ten columns
+	// a row costs the server twice the time of the whole scan.
+	rows, err := d.c.pool.Query(ctx, "SELECT summary FROM latest_materializations WHERE asset = $1",
+		pgx.QueryExecModeCacheStatement, assetKey)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var s MaterializationSummary
+	for rows.Next() {
+		v := rows.RawValues()
+		if len(v) != 1 || !decodeLatestSummary(v[0], &s) {
+			return fmt.Errorf("unexpected latest_materializations summary encoding")
+		}
+		if err := fn(&s); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// decodeLatestSummary fills s from a summary column value. Strings equal to
+// the previous row's (code versions, locations) keep their storage.
+func decodeLatestSummary(b []byte, s *MaterializationSummary) bool {
+	const fixed = 8 + 8 + 4 + 8 + 8 + 8
+	if len(b) < fixed {
+		return false
+	}
+	be := binary.BigEndian
+	s.ID = int64(be.Uint64(b[0:]))
+	s.RunID = int64(be.Uint64(b[8:]))
+	s.Attempt = int(int32(be.Uint32(b[16:])))
+	s.RowCount = int64(be.Uint64(b[20:]))
+	s.ByteCount = int64(be.Uint64(b[28:]))
+	s.CreatedAt = fromMicros(int64(be.Uint64(b[36:])))
+	b = b[fixed:]
+	var part, dv, cv []byte
+	for _, dst := range []*[]byte{&part, &dv, &cv} {
+		if len(b) < 4 {
+			return false
+		}
+		n := be.Uint32(b)
+		if uint64(n) > uint64(len(b)-4) {
+			return false
+		}
+		*dst, b = b[4:4+n], b[4+n:]
+	}
+	s.Partition = string(part)
+	if s.DataVersion != string(dv) {
+		s.DataVersion = string(dv)
+	}
+	if s.CodeVersion != string(cv) {
+		s.CodeVersion = string(cv)
+	}
+	if s.Location != string(b) {
+		s.Location = string(b)
+	}
+	return true
+}
+
+// streamLatestColumns reads the columns one by one, for databases in an
+// encoding other than UTF-8.
+func (d *pgDriver) streamLatestColumns(ctx context.Context, assetKey string, fn func(*MaterializationSummary) error) error {
 	// A prepared, cached statement returns binary values, decoded here by
 	// hand (no reflection); repeated code versions share one string.
 	rows, err := d.c.pool.Query(ctx, latestSelect+"$1", pgx.QueryExecModeCacheStatement, assetKey)
@@ -269,6 +336,7 @@ func (d *pgDriver) streamLatest(ctx context.Context, assetKey string, fn func(*M
 type sqliteDriver struct {
 	c    *Catalog
 	path string
+	bulk *bulkPool // connections for the bulk reads
 }
 
 func (d *sqliteDriver) dialect() string { return "sqlite" }
@@ -403,54 +471,7 @@ func (d *sqliteDriver) forUpdate() string  { return "" }
 func (d *sqliteDriver) claimFrom() string  { return "runs INDEXED BY runs_claim" }
 
 func (d *sqliteDriver) streamLatest(ctx context.Context, assetKey string, fn func(*MaterializationSummary) error) error {
-	// Straight to the driver (no database/sql per-row locking and
-	// conversions): this is the planner's bulk read of up to millions of rows.
-	conn, err := d.c.rdb.DB.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		q, ok := dc.(sqldriver.QueryerContext)
-		if !ok {
-			return fmt.Errorf("sqlite driver connection %T cannot query", dc)
-		}
-		rows, err := q.QueryContext(ctx, latestSelect+"?", []sqldriver.NamedValue{{Ordinal: 1, Value: assetKey}})
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		dest := make([]sqldriver.Value, 10)
-		var s MaterializationSummary
-		for {
-			if err := rows.Next(dest); err == io.EOF {
-				return nil
-			} else if err != nil {
-				return err
-			}
-			var ok [10]bool
-			s.Partition, ok[0] = dest[0].(string)
-			s.ID, ok[1] = dest[1].(int64)
-			s.RunID, ok[2] = dest[2].(int64)
-			var attempt int64
-			attempt, ok[3] = dest[3].(int64)
-			s.Attempt = int(attempt)
-			s.DataVersion, ok[4] = dest[4].(string)
-			s.CodeVersion, ok[5] = dest[5].(string)
-			s.RowCount, ok[6] = dest[6].(int64)
-			s.ByteCount, ok[7] = dest[7].(int64)
-			var created int64
-			created, ok[8] = dest[8].(int64)
-			s.Location, ok[9] = dest[9].(string)
-			for k, good := range ok {
-				if !good {
-					return fmt.Errorf("unexpected latest_materializations column %d type %T", k, dest[k])
-				}
-			}
-			s.CreatedAt = fromMicros(created)
-			if err := fn(&s); err != nil {
-				return err
-			}
-		}
-	})
+	// Not through database/sql: its driver locks SQLite's connection mutex
+	// for every column of every row (see bulkReader).
+	return d.bulk.streamLatest(ctx, assetKey, fn)
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 )
 
 // TestUpgradeCatalogColumns takes a catalog back to before migration
-// 20261121000200 (its down migration), writes rows the way the catalog did
+// 20261121000200 (its down migration and those of the later ones), writes rows the way the catalog did
 // then, and opens it again: the migration fills the per-asset backfill
 // counters from the runs, and a materialization whose location is only in
 // its metadata (the legacy "_strata" key) still reads with its location.
@@ -81,12 +82,25 @@ func TestUpgradeCatalogColumns(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			down, err := fs.ReadFile(fsys, version+"_catalog_columns.tx.down.sql")
+			// Down to before version: the later migrations' down files first,
+			// newest first, as a developer would.
+			downs, err := fs.Glob(fsys, "*.down.sql")
 			if err != nil {
 				t.Fatal(err)
 			}
-			exec(string(down))
-			exec("DELETE FROM strata_migrations WHERE name = '" + version + "'")
+			slices.Sort(downs)
+			slices.Reverse(downs)
+			for _, name := range downs {
+				if name < version {
+					break
+				}
+				down, err := fs.ReadFile(fsys, name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				exec(string(down))
+				exec("DELETE FROM strata_migrations WHERE name = '" + name[:len(version)] + "'")
+			}
 			// A materialization as written before the location column.
 			exec(`INSERT INTO materializations (id, asset, partition_key, run_id, attempt, client_id, data_version, code_version, metadata, created_at)
 VALUES (9001, 'up/a', '7', 0, 0, '', 'd7', '', '{"_strata":{"location":"file:///lake/up/a/7.parquet"},"k":1}', 1000)`)

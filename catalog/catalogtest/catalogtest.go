@@ -48,6 +48,7 @@ func Exercise(t *testing.T, open Opener) {
 		{"ListRuns", testListRuns},
 		{"RecordMaterializations", testRecordMaterializations},
 		{"MaterializationDuplicateWritesNothing", testMaterializationDuplicate},
+		{"LatestStreamsSeeNewWritesNestAndCancel", testLatestStreams},
 		{"MaterializationClientIDIdempotent", testClientID},
 		{"ObservationsAndChecks", testObservationsAndChecks},
 		{"BackfillCounters", testBackfillCounters},
@@ -820,6 +821,53 @@ func testRecordMaterializations(t *testing.T, c *catalog.Catalog) {
 	wantErr(t, err, catalog.ErrInvalid)
 }
 
+// testLatestStreams: repeated, interleaved and nested streams each read the
+// catalog as it is when they start (a pooled connection must not keep an
+// old snapshot), and a cancelled context stops a stream.
+func testLatestStreams(t *testing.T, c *catalog.Catalog) {
+	ctx := ctxT(t)
+	count := func(key asset.Key) int {
+		t.Helper()
+		n := 0
+		noErr(t, c.LatestMaterializations(ctx, key, func(*catalog.MaterializationSummary) error { n++; return nil }))
+		return n
+	}
+	must(c.RecordMaterializations(ctx, []catalog.Materialization{{Asset: "s/a", Partition: "p1"}, {Asset: "s/b", Partition: "p1"}}))(t)
+	if a, b := count("s/a"), count("s/b"); a != 1 || b != 1 {
+		t.Fatalf("a=%d b=%d, want 1 1", a, b)
+	}
+	must(c.RecordMaterializations(ctx, []catalog.Materialization{{Asset: "s/a", Partition: "p2"}, {Asset: "s/a", Partition: "p3"}}))(t)
+	if a, b, none := count("s/a"), count("s/b"), count("s/none"); a != 3 || b != 1 || none != 0 {
+		t.Fatalf("after a write: a=%d b=%d none=%d, want 3 1 0", a, b, none)
+	}
+	// A stream started inside another's callback, while the outer one holds
+	// its connection, and a write between two streams.
+	var inner []int
+	noErr(t, c.LatestMaterializations(ctx, "s/a", func(s *catalog.MaterializationSummary) error {
+		inner = append(inner, count("s/b"))
+		return nil
+	}))
+	if len(inner) != 3 || inner[0] != 1 || inner[2] != 1 {
+		t.Fatalf("nested streams saw %v, want three times 1", inner)
+	}
+	must(c.RecordMaterializations(ctx, []catalog.Materialization{{Asset: "s/b", Partition: "p2"}}))(t)
+	if b := count("s/b"); b != 2 {
+		t.Fatalf("b=%d after its second partition, want 2", b)
+	}
+	// A callback's error ends the stream and leaves the next one whole.
+	stop := errors.New("stop")
+	wantErr(t, c.LatestMaterializations(ctx, "s/a", func(*catalog.MaterializationSummary) error { return stop }), stop)
+	if a := count("s/a"); a != 3 {
+		t.Fatalf("a=%d after a stopped stream, want 3", a)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	wantErr(t, c.LatestMaterializations(cctx, "s/a", func(*catalog.MaterializationSummary) error { return nil }), context.Canceled)
+	if a := count("s/a"); a != 3 {
+		t.Fatalf("a=%d after a cancelled stream, want 3", a)
+	}
+}
+
 func testMaterializationDuplicate(t *testing.T, c *catalog.Catalog) {
 	ctx := ctxT(t)
 	must(c.RecordMaterializations(ctx, []catalog.Materialization{{Asset: "a", Partition: "p1", RunID: 1, Attempt: 1}}))(t)
@@ -1132,6 +1180,34 @@ func testRetention(t *testing.T, c *catalog.Catalog) {
 	}))
 	if n != 2 {
 		t.Fatalf("%d latest partitions, want 2", n)
+	}
+
+	// Many assets, and one asset with more than a batch (10,000) to prune.
+	var batch []catalog.Materialization
+	for i := 0; i < 10_500; i++ {
+		batch = append(batch, catalog.Materialization{Asset: "many/big", Partition: fmt.Sprint("p", i%3), DataVersion: fmt.Sprint(i)})
+	}
+	for a := 0; a < 20; a++ {
+		for i := 0; i < 4; i++ {
+			batch = append(batch, catalog.Materialization{Asset: asset.Key(fmt.Sprintf("many/a%02d", a)), Partition: "p", DataVersion: fmt.Sprint(i)})
+		}
+	}
+	must(c.RecordMaterializations(ctx, batch))(t)
+	res, err = c.Prune(ctx, catalog.RetentionPolicy{KeepMaterializationsPerPartition: 2, Now: t0.Add(50 * time.Hour)})
+	if want := int64(10_500 - 3*2 + 20*2); err != nil || res.Materializations != want {
+		t.Fatalf("prune of many assets = %+v, %v; want %d materializations", res, err, want)
+	}
+	for _, key := range []asset.Key{"many/big", "many/a00", "many/a19"} {
+		ms := must(c.ListMaterializations(ctx, catalog.MaterializationQuery{Asset: key, Limit: 100}))(t)
+		parts := map[string]int{}
+		for _, m := range ms {
+			parts[m.Partition]++
+		}
+		for part, k := range parts {
+			if k != 2 {
+				t.Fatalf("%s/%s kept %d materializations, want 2", key, part, k)
+			}
+		}
 	}
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE latest_materializations DROP COLUMN IF EXISTS summary;
