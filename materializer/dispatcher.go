@@ -92,9 +92,10 @@ type Config struct {
 	// runs [four times the executors' slots, at least 32].
 	Prefetch int
 	// RecordDelay is how long the outcome of a finished attempt may wait
-	// for others to be recorded with it in one transaction [5ms];
-	// negative records each at once (still batching those that queued up
-	// behind a transaction).
+	// for others to be recorded with it in one transaction, when other runs
+	// of this dispatcher are running or waiting [25ms]; negative records
+	// each at once (still batching those that queued up behind a
+	// transaction).
 	RecordDelay time.Duration
 	// MaxHeadWait is how long the first waiting run (highest priority,
 	// earliest deadline) may be passed over by smaller runs that fit before
@@ -192,7 +193,7 @@ func NewDispatcher(cfg Config) (*Dispatcher, error) {
 		cfg.Prefetch = max(cfg.Prefetch, 32)
 	}
 	if cfg.RecordDelay == 0 {
-		cfg.RecordDelay = 5 * time.Millisecond
+		cfg.RecordDelay = 25 * time.Millisecond
 	}
 	if cfg.MaxHeadWait <= 0 {
 		cfg.MaxHeadWait = time.Minute

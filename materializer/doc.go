@@ -8,10 +8,12 @@
 //
 // # Job protocol
 //
-// A job is any command. For each attempt the executor creates a directory,
-// <run root>/<run id>.<attempt>/ (with .shard-<i> appended for a shard of a
-// sharded run), writes the context file into it (STRATA_MESSAGES names a
-// file in it that does not exist until the job appends to it), and runs
+// A job is any command. For each attempt the executor writes the context
+// file <run root>/<run id>.<attempt>.context.json (with .shard-<i> after the
+// attempt for a shard of a sharded run; STRATA_MESSAGES names
+// <run root>/<run id>.<attempt>.messages.jsonl, which does not exist until
+// the job appends to it; both are removed when the attempt ends, and the
+// default run root is in memory: see DefaultRunRoot), and runs
 // the command in its own process group with stdin from /dev/null and this
 // environment: a subset of the server's (LocalConfig.InheritEnv; never its
 // STRATA_* variables), the asset's declared env, then
@@ -58,7 +60,7 @@
 //	    {"partition": "2024-01-01",
 //	     "location": "/data/assets/analytics/daily_revenue/2024-01-01/"}
 //	  ],
-//	  "messages": "/tmp/strata-runs/r-42.1/messages.jsonl",
+//	  "messages": "/run/user/1000/strata-runs/r-42.1.messages.jsonl",
 //	  "resources": {"memory_bytes": 1073741824, "cpus": 1, "shards": 1, "shard": 0},
 //	  "inputs": [                                  // each upstream asset partition
 //	    {"asset": "raw/orders", "partition": "2024-01-01",
@@ -196,8 +198,9 @@
 //
 // The outcomes of finished attempts are group-committed: one
 // catalog.FinishRuns transaction records the outcomes that arrive within
-// Config.RecordDelay (5ms) of each other or while the previous batch is
-// written, each exactly once per (run, attempt) as FinishRun would.
+// Config.RecordDelay (25ms; none when no other run is held) of each other
+// or while the previous batch is written, each exactly once per (run,
+// attempt) as FinishRun would.
 //
 // Work interrupted by the server itself is queued again without using an
 // attempt (catalog.RequeueRuns: the attempt number moves on, so (run,

@@ -251,25 +251,45 @@ func (j *Job) ProtocolEnv(contextPath, messagesPath string) []string {
 	return env
 }
 
-// writeContextFile writes the context file into dir with one write and
-// leaves the messages file to the job, which creates it when it first
-// appends a line. In a reused directory (reused: it existed already) a
-// messages file left by an earlier run is removed, so the attempt starts
-// afresh.
-func (j *Job) writeContextFile(dir string, reused bool) (contextPath, messagesPath string, err error) {
-	contextPath = filepath.Join(dir, ContextFileName)
-	messagesPath = filepath.Join(dir, MessagesFileName)
+// writeContextFile writes the context file dir/name.context.json with one
+// write (creating dir when missing) and leaves the messages file,
+// dir/name.messages.jsonl, to the job, which creates it when it first
+// appends a line. When the context file exists already (the same attempt
+// started again after an interruption), a messages file left by the
+// earlier start is removed, so the attempt starts afresh.
+func (j *Job) writeContextFile(dir, name string) (contextPath, messagesPath string, err error) {
+	contextPath = filepath.Join(dir, name+"."+ContextFileName)
+	messagesPath = filepath.Join(dir, name+"."+MessagesFileName)
 	b, err := json.MarshalIndent(j.Context(messagesPath), "", "  ")
 	if err != nil {
 		return "", "", fmt.Errorf("encode context file: %w", err)
 	}
-	if err := os.WriteFile(contextPath, append(b, '\n'), 0o644); err != nil {
-		return "", "", fmt.Errorf("write context file: %w", err)
+	b = append(b, '\n')
+	// O_EXCL tells a fresh attempt (the usual case: nothing else to do)
+	// from one started again after an interruption, whose old messages must
+	// not be read as this run's.
+	f, err := os.OpenFile(contextPath, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", "", fmt.Errorf("create run directory: %w", err)
+		}
+		f, err = os.OpenFile(contextPath, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	}
-	if reused {
+	if errors.Is(err, os.ErrExist) {
 		if err := os.Remove(messagesPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return "", "", fmt.Errorf("remove old messages file: %w", err)
 		}
+		f, err = os.OpenFile(contextPath, os.O_TRUNC|os.O_WRONLY, 0o644)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("write context file: %w", err)
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("write context file: %w", err)
 	}
 	return contextPath, messagesPath, nil
 }

@@ -62,8 +62,10 @@ type Result struct {
 	// unpartitioned asset), combining the output's inspection with the
 	// job's reports.
 	Outputs []PartitionResult `json:"outputs,omitempty"`
-	// RunDir holds the context and messages files of the attempt.
-	RunDir string `json:"run_dir"`
+	// ContextFile and MessagesFile are the attempt's STRATA_CONTEXT and
+	// STRATA_MESSAGES.
+	ContextFile  string `json:"context_file"`
+	MessagesFile string `json:"messages_file"`
 }
 
 // OK says the attempt succeeded.
@@ -91,10 +93,18 @@ type PartitionResult struct {
 
 // LocalConfig configures a LocalExecutor. Zero values are sensible.
 type LocalConfig struct {
-	// RunRoot is the directory under which each attempt gets a directory,
-	// RunRoot/<run id>.<attempt>/ (.shard-<i> appended for a shard), for its
-	// context and messages files (os.TempDir()/strata-runs if empty).
+	// RunRoot is the directory that holds each attempt's context and
+	// messages files, RunRoot/<run id>.<attempt>.context.json and
+	// .messages.jsonl (.shard-<i> after the attempt for a shard), created
+	// when missing. They are runtime state, deleted when the attempt ends,
+	// so the default (DefaultRunRoot) is in memory where the system has a
+	// runtime directory: creating a file on a disk file system costs more
+	// than starting a small job. Executors that may run the same run ids
+	// (two catalogs) need run roots of their own.
 	RunRoot string
+	// KeepRunFiles keeps the context and messages files after the attempt
+	// (for debugging a job's protocol).
+	KeepRunFiles bool
 	// Capacity is what the executor may run at once (DefaultCapacity() if
 	// zero).
 	Capacity Capacity
@@ -152,7 +162,7 @@ type LocalExecutor struct {
 // NewLocalExecutor returns an executor with cfg's defaults filled in.
 func NewLocalExecutor(cfg LocalConfig) *LocalExecutor {
 	if cfg.RunRoot == "" {
-		cfg.RunRoot = filepath.Join(os.TempDir(), "strata-runs")
+		cfg.RunRoot = DefaultRunRoot()
 	}
 	if cfg.Capacity == (Capacity{}) {
 		cfg.Capacity = DefaultCapacity()
@@ -235,7 +245,7 @@ func (e *LocalExecutor) ExecuteLive(ctx context.Context, job Job, onLog func([]b
 	}
 	res := Result{RunID: job.RunID, Attempt: job.Attempt, ExitCode: -1}
 	st := e.stage(job)
-	res.RunDir = st.dir
+	res.ContextFile, res.MessagesFile = st.contextPath, st.messagesPath
 	if st.err != nil {
 		return res, st.err
 	}
@@ -266,6 +276,13 @@ func (e *LocalExecutor) ExecuteLive(ctx context.Context, job Job, onLog func([]b
 		msgs.warn(err.Error())
 	}
 	res.Messages = msgs
+	if !e.cfg.KeepRunFiles {
+		for _, p := range []string{messagesPath, contextPath} {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				e.log.Warn("remove run file", slog.String("path", p), slog.String("error", err.Error()))
+			}
+		}
+	}
 	if res.OK() {
 		e.collectOutputs(ctx, &job, &res)
 	}
@@ -277,33 +294,25 @@ func (e *LocalExecutor) ExecuteLive(ctx context.Context, job Job, onLog func([]b
 	return res, nil
 }
 
-// staged is an attempt's files, made ready before it runs: its run
-// directory, context file and output directories.
+// staged is an attempt's files, made ready before it runs: its context
+// file and output directories.
 type staged struct {
-	dir, contextPath, messagesPath string
-	err                            error
+	contextPath, messagesPath string
+	err                       error
 }
 
-// stage prepares job's files: its run directory (one mkdir), context
-// file (one write), output directories (one mkdir each, when their parent
-// exists). The messages file is left to the job.
+// stage prepares job's files: its context file (one create and write, in
+// RunRoot itself: a directory per attempt would cost a mkdir, the
+// executor's main cost on a busy disk), its output directories (one mkdir
+// each, when their parent exists). The messages file is left to the job.
 func (e *LocalExecutor) stage(job Job) *staged {
-	// One directory level per attempt: creating directories is the
-	// executor's main cost on a busy disk.
 	name := pathSafeID(job.RunID) + "." + strconv.Itoa(job.Attempt)
 	if job.Grant.shards() > 1 {
 		name += ".shard-" + strconv.Itoa(job.Shard)
 	}
-	st := &staged{dir: filepath.Join(e.cfg.RunRoot, name)}
-	reused := false
-	if err := mkdir(st.dir); errors.Is(err, os.ErrExist) {
-		reused = true
-	} else if err != nil {
-		st.err = fmt.Errorf("run %s: create run directory: %w", job.RunID, err)
-		return st
-	}
+	st := &staged{}
 	var err error
-	if st.contextPath, st.messagesPath, err = job.writeContextFile(st.dir, reused); err != nil {
+	if st.contextPath, st.messagesPath, err = job.writeContextFile(e.cfg.RunRoot, name); err != nil {
 		st.err = fmt.Errorf("run %s: %w", job.RunID, err)
 		return st
 	}
@@ -791,4 +800,38 @@ func (a *Admission) TryAdmit(g Grant) (release func(), ok bool) {
 			a.inUse.Slots--
 		})
 	}, true
+}
+
+// DefaultRunRoot is where attempts' context and messages files go by
+// default: a directory of this user's in memory ($XDG_RUNTIME_DIR/strata-runs,
+// else /dev/shm/strata-runs-<uid>), else os.TempDir()/strata-runs-<uid>. A
+// directory that exists must be this user's and not writable by others.
+func DefaultRunRoot() string {
+	uid := strconv.Itoa(os.Getuid())
+	var candidates []string
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
+		candidates = append(candidates, filepath.Join(d, "strata-runs"))
+	}
+	candidates = append(candidates, filepath.Join("/dev/shm", "strata-runs-"+uid))
+	for _, dir := range candidates {
+		if privateDir(dir) {
+			return dir
+		}
+	}
+	return filepath.Join(os.TempDir(), "strata-runs-"+uid)
+}
+
+// privateDir creates dir (mode 0700, its parent must exist) or checks the
+// one there: a directory, not a symbolic link, owned by this user, not
+// writable by group or others.
+func privateDir(dir string) bool {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return false
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil || !fi.IsDir() || fi.Mode().Perm()&0o022 != 0 {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Getuid()
 }

@@ -118,6 +118,95 @@ printf '{"type":"log","message":"cut' >> "$STRATA_MESSAGES"
 	}
 }
 
+// TestExecuteSameAttemptAgain: the context and messages files live in the
+// run root (created when missing), named after the run and attempt; an
+// attempt started again after an interruption (a requeue keeps its number;
+// the interrupted start left its files, as KeepRunFiles does here) does not
+// read the messages its first start wrote.
+func TestExecuteSameAttemptAgain(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join(t.TempDir(), "not", "yet")
+	b := setup(t, LocalConfig{RunRoot: root, KeepRunFiles: true})
+	j := b.job(t, `[ -n "$FIRST" ] && echo '{"type":"metadata","metadata":{"start":"first"}}' >> "$STRATA_MESSAGES"; exit 0`)
+	j.Env = map[string]string{"FIRST": "1"}
+	res := b.execute(t, context.Background(), j)
+	want := filepath.Join(root, pathSafeID(j.RunID)+".1.")
+	if !res.OK() || res.ContextFile != want+ContextFileName || res.MessagesFile != want+MessagesFileName {
+		t.Fatalf("first start: %s %s, files %q %q", res.Failure, res.Reason, res.ContextFile, res.MessagesFile)
+	}
+	if len(res.Outputs) != 1 || res.Outputs[0].Metadata["start"] != "first" {
+		t.Fatalf("first start outputs %+v", res.Outputs)
+	}
+	j.Env = nil
+	res = b.execute(t, context.Background(), j)
+	if !res.OK() || len(res.Outputs) != 1 || res.Outputs[0].Metadata["start"] != nil {
+		t.Fatalf("second start read the first's messages: %+v", res.Outputs)
+	}
+	if _, err := os.Stat(res.ContextFile); err != nil {
+		t.Fatalf("context file: %v", err)
+	}
+}
+
+// TestExecuteRemovesRunFiles: the context and messages files are gone
+// once the attempt is over, whatever its outcome.
+func TestExecuteRemovesRunFiles(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	b := setup(t, LocalConfig{RunRoot: root})
+	for _, script := range []string{
+		`echo '{"type":"metadata","metadata":{"k":"v"}}' >> "$STRATA_MESSAGES"`,
+		`echo '{"type":"log","message":"x"}' >> "$STRATA_MESSAGES"; exit 3`,
+	} {
+		res := b.execute(t, context.Background(), b.job(t, script))
+		if res.ContextFile == "" || res.MessagesFile == "" {
+			t.Fatalf("no run files named: %+v", res)
+		}
+		for _, p := range []string{res.ContextFile, res.MessagesFile} {
+			if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s after the attempt (%s): %v", p, res.Failure, err)
+			}
+		}
+	}
+	if left, _ := os.ReadDir(root); len(left) != 0 {
+		t.Errorf("run root holds %d entries after the attempts", len(left))
+	}
+}
+
+// TestDefaultRunRoot: the runtime directory when there is one, a private
+// directory, and not one that others may write to.
+func TestDefaultRunRoot(t *testing.T) {
+	rt := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", rt)
+	if got, want := DefaultRunRoot(), filepath.Join(rt, "strata-runs"); got != want {
+		t.Fatalf("DefaultRunRoot() = %q, want %q", got, want)
+	}
+	fi, err := os.Stat(filepath.Join(rt, "strata-runs"))
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("run root %v, %v; want a 0700 directory", fi, err)
+	}
+	// A run root others can write to is not used.
+	shared := t.TempDir()
+	if err := os.Mkdir(filepath.Join(shared, "strata-runs"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(shared, "strata-runs"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_RUNTIME_DIR", shared)
+	if got := DefaultRunRoot(); got == filepath.Join(shared, "strata-runs") {
+		t.Fatalf("DefaultRunRoot() = %q, a directory others may write to", got)
+	}
+	// Nor a symbolic link to one.
+	linked := t.TempDir()
+	if err := os.Symlink(t.TempDir(), filepath.Join(linked, "strata-runs")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_RUNTIME_DIR", linked)
+	if got := DefaultRunRoot(); got == filepath.Join(linked, "strata-runs") {
+		t.Fatalf("DefaultRunRoot() = %q, a symbolic link", got)
+	}
+}
+
 func TestExecuteParquetOutput(t *testing.T) {
 	t.Parallel()
 	b := setup(t, LocalConfig{})

@@ -25,8 +25,9 @@ type pendingRecord struct {
 // up on.
 //
 // Results are group-committed: the first caller to find no batch being
-// written becomes the writer; it waits Config.RecordDelay (5ms) for the
-// outcomes of other runs finishing about now, then records, with one
+// written becomes the writer; when other runs are held (running or
+// waiting) it waits Config.RecordDelay (25ms) for the outcomes of those
+// finishing about now, then records, with one
 // catalog.FinishRuns per batch, every result that arrived, until none is
 // left; the others wait for theirs. Results arriving while a batch is
 // written form the next one. A batch that fails as a whole (the database)
@@ -42,7 +43,10 @@ func (d *Dispatcher) record(ctx context.Context, res catalog.RunResult) {
 		<-p.done
 		return
 	}
-	if d.cfg.RecordDelay > 0 {
+	d.mu.Lock()
+	others := len(d.held) > 1 // more outcomes to come (this run is still held)
+	d.mu.Unlock()
+	if d.cfg.RecordDelay > 0 && others {
 		// Let the outcomes of runs finishing about now join this one.
 		t := time.NewTimer(d.cfg.RecordDelay)
 		<-t.C

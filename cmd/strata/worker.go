@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -35,7 +37,7 @@ func (c *cli) cmdWorker(args []string) error {
 	capFlag := fs.String("capacity", "", "what this worker runs at once: memory=SIZE,cpus=N[,slots=N] (default: 80% of memory, all CPUs)")
 	labelsFlag := fs.String("labels", "", "labels k=v[,k=v...]")
 	id := fs.String("id", "", "worker id (default: host name and process id)")
-	runDir := fs.String("run-dir", filepath.Join(os.TempDir(), "strata-worker"), "directory for the runs' context and messages files")
+	runDir := fs.String("run-dir", "", "directory for the runs' context and messages files (default: one of this worker's under $XDG_RUNTIME_DIR or /dev/shm, else the temporary directory)")
 	wait := fs.Duration("wait", 30*time.Second, "long-poll wait of each claim")
 	logInterval := fs.Duration("log-interval", time.Second, "how often a running job's output is sent to the server (live logs)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -83,6 +85,10 @@ func (c *cli) cmdWorker(args []string) error {
 		return usageErrorf("server %q: %v", addr, err)
 	}
 	defer conn.Close()
+	if *runDir == "" {
+		*runDir = filepath.Join(materializer.DefaultRunRoot(), "worker-"+strconv.Itoa(os.Getpid()))
+		defer os.RemoveAll(*runDir)
+	}
 	ex := materializer.NewLocalExecutor(materializer.LocalConfig{RunRoot: *runDir, Capacity: capacity, Logger: log,
 		InspectCommand: inspectCommand()})
 	w, err := materializer.NewWorker(materializer.WorkerConfig{Client: stratav1.NewWorkerServiceClient(conn), ID: *id,
@@ -158,7 +164,7 @@ func parseLabels(s string) (map[string]string, error) {
 // newServerDispatcher builds the dispatcher of `strata server`: it runs
 // jobs on this machine with the local executor (capacity as parsed by
 // parseCapacity; "none" runs nothing here, only on remote workers), writes
-// outputs and run directories under dataDir, and serves remote workers.
+// outputs under dataDir, and serves remote workers.
 // Its lease owner is stable across restarts of this server (host name and
 // data directory), so runs orphaned by a crash are queued again at start.
 func newServerDispatcher(cat *catalog.Catalog, log *slog.Logger, dataDir, capacity string) (*materializer.Dispatcher, error) {
@@ -172,8 +178,13 @@ func newServerDispatcher(cat *catalog.Catalog, log *slog.Logger, dataDir, capaci
 		if err != nil {
 			return nil, usageErrorf("--capacity: %v", err)
 		}
+		// The run files are runtime state: in memory where the system has
+		// a runtime directory, in a directory of this data directory's (a
+		// second server on another catalog reuses run ids).
+		sum := sha256.Sum256([]byte(abs))
+		runRoot := filepath.Join(materializer.DefaultRunRoot(), "server-"+hex.EncodeToString(sum[:6]))
 		execs = append(execs, materializer.NewLocalExecutor(materializer.LocalConfig{
-			RunRoot: filepath.Join(abs, "runs"), Capacity: c, Logger: log, InspectCommand: inspectCommand()}))
+			RunRoot: runRoot, Capacity: c, Logger: log, InspectCommand: inspectCommand()}))
 	}
 	host, _ := os.Hostname()
 	d, err := materializer.NewDispatcher(materializer.Config{Catalog: cat, Executors: execs, Logger: log,
