@@ -90,7 +90,7 @@ func (c *cli) cmdServer(args []string) error {
 	// The planner loop keeps statuses current from the catalog's events and,
 	// as leader (advisory lock on PostgreSQL; always on SQLite), enqueues
 	// what automation and backfills request.
-	sched, err := scheduler.New(scheduler.Config{Catalog: cat, Logger: log.With("component", "planner")})
+	sched, err := scheduler.New(scheduler.Config{Catalog: cat, Logger: log.With("component", "planner"), Notify: disp.Notify})
 	if err != nil {
 		return failErrorf("%v", err)
 	}
