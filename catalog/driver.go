@@ -229,22 +229,23 @@ func (d *pgDriver) forUpdate() string  { return " FOR UPDATE" }
 func (d *pgDriver) claimFrom() string  { return "runs" }
 
 func (d *pgDriver) streamLatest(ctx context.Context, assetKey string, fn func(*MaterializationSummary) error) error {
-	if !d.packedLatest {
-		return d.streamLatestColumns(ctx, assetKey, fn)
+	// A prepared, cached statement returns binary values, decoded here by
+	// hand (no reflection). On a UTF-8 database one packed bytea per row
+	// (see migration 20261121000400): sending ten columns a row costs the
+	// server twice the time of the whole scan.
+	query, decode := latestSelect+"$1", decodeLatestColumns
+	if d.packedLatest {
+		query, decode = "SELECT summary FROM latest_materializations WHERE asset = $1", decodeLatestSummary
 	}
-	// One bytea per row (see migration 20261121000400): sending ten columns
-	// a row costs the server twice the time of the whole scan.
-	rows, err := d.c.pool.Query(ctx, "SELECT summary FROM latest_materializations WHERE asset = $1",
-		pgx.QueryExecModeCacheStatement, assetKey)
+	rows, err := d.c.pool.Query(ctx, query, pgx.QueryExecModeCacheStatement, assetKey)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	var s MaterializationSummary
 	for rows.Next() {
-		v := rows.RawValues()
-		if len(v) != 1 || !decodeLatestSummary(v[0], &s) {
-			return fmt.Errorf("unexpected latest_materializations summary encoding")
+		if !decode(rows.RawValues(), &s) {
+			return fmt.Errorf("unexpected latest_materializations row encoding")
 		}
 		if err := fn(&s); err != nil {
 			return err
@@ -253,9 +254,38 @@ func (d *pgDriver) streamLatest(ctx context.Context, assetKey string, fn func(*M
 	return rows.Err()
 }
 
-// decodeLatestSummary fills s from a summary column value. Strings equal to
+// decodeLatestColumns fills s from the binary values of latestSelect's
+// columns. Strings equal to the previous row's keep their storage.
+func decodeLatestColumns(v [][]byte, s *MaterializationSummary) bool {
+	if len(v) != 10 || len(v[1]) != 8 || len(v[2]) != 8 || len(v[3]) != 4 || len(v[6]) != 8 || len(v[7]) != 8 || len(v[8]) != 8 {
+		return false
+	}
+	s.Partition = string(v[0])
+	s.ID = int64(binary.BigEndian.Uint64(v[1]))
+	s.RunID = int64(binary.BigEndian.Uint64(v[2]))
+	s.Attempt = int(int32(binary.BigEndian.Uint32(v[3])))
+	if s.DataVersion != string(v[4]) {
+		s.DataVersion = string(v[4])
+	}
+	if s.CodeVersion != string(v[5]) {
+		s.CodeVersion = string(v[5])
+	}
+	s.RowCount = int64(binary.BigEndian.Uint64(v[6]))
+	s.ByteCount = int64(binary.BigEndian.Uint64(v[7]))
+	s.CreatedAt = fromMicros(int64(binary.BigEndian.Uint64(v[8])))
+	if s.Location != string(v[9]) {
+		s.Location = string(v[9])
+	}
+	return true
+}
+
+// decodeLatestSummary fills s from the one summary column. Strings equal to
 // the previous row's (code versions, locations) keep their storage.
-func decodeLatestSummary(b []byte, s *MaterializationSummary) bool {
+func decodeLatestSummary(v [][]byte, s *MaterializationSummary) bool {
+	if len(v) != 1 {
+		return false
+	}
+	b := v[0]
 	const fixed = 8 + 8 + 4 + 8 + 8 + 8
 	if len(b) < fixed {
 		return false
@@ -290,45 +320,6 @@ func decodeLatestSummary(b []byte, s *MaterializationSummary) bool {
 		s.Location = string(b)
 	}
 	return true
-}
-
-// streamLatestColumns reads the columns one by one, for databases in an
-// encoding other than UTF-8.
-func (d *pgDriver) streamLatestColumns(ctx context.Context, assetKey string, fn func(*MaterializationSummary) error) error {
-	// A prepared, cached statement returns binary values, decoded here by
-	// hand (no reflection); repeated code versions share one string.
-	rows, err := d.c.pool.Query(ctx, latestSelect+"$1", pgx.QueryExecModeCacheStatement, assetKey)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	var s MaterializationSummary
-	for rows.Next() {
-		v := rows.RawValues()
-		if len(v) != 10 || len(v[1]) != 8 || len(v[2]) != 8 || len(v[3]) != 4 || len(v[6]) != 8 || len(v[7]) != 8 || len(v[8]) != 8 {
-			return fmt.Errorf("unexpected latest_materializations row encoding")
-		}
-		s.Partition = string(v[0])
-		s.ID = int64(binary.BigEndian.Uint64(v[1]))
-		s.RunID = int64(binary.BigEndian.Uint64(v[2]))
-		s.Attempt = int(int32(binary.BigEndian.Uint32(v[3])))
-		if s.DataVersion != string(v[4]) {
-			s.DataVersion = string(v[4])
-		}
-		if s.CodeVersion != string(v[5]) {
-			s.CodeVersion = string(v[5])
-		}
-		s.RowCount = int64(binary.BigEndian.Uint64(v[6]))
-		s.ByteCount = int64(binary.BigEndian.Uint64(v[7]))
-		s.CreatedAt = fromMicros(int64(binary.BigEndian.Uint64(v[8])))
-		if s.Location != string(v[9]) {
-			s.Location = string(v[9])
-		}
-		if err := fn(&s); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }
 
 // ---------------------------------------------------------------- SQLite

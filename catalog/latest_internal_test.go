@@ -37,15 +37,16 @@ func TestLatestSummaryMatchesColumns(t *testing.T) {
 	if _, err := c.RecordMaterializations(ctx, []Materialization{{Asset: "s/a", Partition: "日本|東京", DataVersion: "second", Location: "file:///tmp/x"}}); err != nil {
 		t.Fatal(err)
 	}
-	collect := func(stream func(context.Context, string, func(*MaterializationSummary) error) error) map[string]MaterializationSummary {
+	collect := func(packed bool) map[string]MaterializationSummary {
 		t.Helper()
+		d.packedLatest = packed
 		got := map[string]MaterializationSummary{}
-		if err := stream(ctx, "s/a", func(s *MaterializationSummary) error { got[s.Partition] = *s; return nil }); err != nil {
+		if err := c.LatestMaterializations(ctx, "s/a", func(s *MaterializationSummary) error { got[s.Partition] = *s; return nil }); err != nil {
 			t.Fatal(err)
 		}
 		return got
 	}
-	packed, columns := collect(d.streamLatest), collect(d.streamLatestColumns)
+	packed, columns := collect(true), collect(false)
 	if len(packed) != 3 || len(columns) != 3 {
 		t.Fatalf("packed %d, columns %d partitions, want 3", len(packed), len(columns))
 	}
@@ -69,17 +70,17 @@ func TestDecodeLatestSummaryRejectsDamage(t *testing.T) {
 	var s MaterializationSummary
 	good := make([]byte, 44)
 	good = append(good, 0, 0, 0, 1, 'p', 0, 0, 0, 0, 0, 0, 0, 2, 'v', '1', 'l', 'o', 'c')
-	if !decodeLatestSummary(good, &s) || s.Partition != "p" || s.CodeVersion != "v1" || s.Location != "loc" {
+	if !decodeLatestSummary([][]byte{good}, &s) || s.Partition != "p" || s.CodeVersion != "v1" || s.Location != "loc" {
 		t.Fatalf("good summary decoded to %+v", s)
 	}
 	for _, n := range []int{0, 10, 44, 46, 49, 52, 56} {
-		if decodeLatestSummary(good[:n], &s) {
+		if decodeLatestSummary([][]byte{good[:n]}, &s) {
 			t.Errorf("a summary cut at %d bytes decoded", n)
 		}
 	}
 	bad := append([]byte(nil), good...)
 	bad[47] = 200 // partition length beyond the value
-	if decodeLatestSummary(bad, &s) {
+	if decodeLatestSummary([][]byte{bad}, &s) {
 		t.Error("a summary with a length beyond its end decoded")
 	}
 }
