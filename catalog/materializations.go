@@ -216,6 +216,41 @@ func (c *Catalog) LatestMaterializations(ctx context.Context, key asset.Key, fn 
 	return nil
 }
 
+// maxLatestOf bounds the partitions of one LatestOf query.
+const maxLatestOf = 1000
+
+// LatestOf returns the latest materialization of each of the given
+// partitions of key that has one (in no particular order): the lookup of a
+// page of partitions, where LatestMaterializations streams them all.
+func (c *Catalog) LatestOf(ctx context.Context, key asset.Key, partitions []string) ([]MaterializationSummary, error) {
+	var out []MaterializationSummary
+	for len(partitions) > 0 {
+		n := min(len(partitions), maxLatestOf)
+		rows, err := c.rdb.QueryContext(ctx, latestSelect+"? AND partition_key IN (?)", string(key), bun.In(partitions[:n]))
+		if err != nil {
+			return nil, fmt.Errorf("latest materializations of %s: %w", key, translate(err))
+		}
+		for rows.Next() {
+			var s MaterializationSummary
+			var created int64
+			if err := rows.Scan(&s.Partition, &s.ID, &s.RunID, &s.Attempt, &s.DataVersion, &s.CodeVersion,
+				&s.RowCount, &s.ByteCount, &created, &s.Location); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("latest materializations of %s: %w", key, translate(err))
+			}
+			s.CreatedAt = fromMicros(created)
+			out = append(out, s)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("latest materializations of %s: %w", key, translate(err))
+		}
+		partitions = partitions[n:]
+	}
+	return out, nil
+}
+
 // legacyMeta is the key under which the server and the materializer kept,
 // inside a materialization's metadata, the output location before the
 // location column existed.

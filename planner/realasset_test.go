@@ -240,6 +240,30 @@ func TestRealFreshness(t *testing.T) {
 			}
 		})
 	}
+	t.Run("LateCountsTheNotMissingFailing", func(t *testing.T) {
+		t.Parallel()
+		for _, key := range []asset.Key{"d", "c", "u"} {
+			for _, now := range []time.Time{at(5, 1), at(5, 3), at(5, 7), at(5, 10)} {
+				all, err := m.s.Partitions(key, 0, 1<<30, now)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want int64
+				for _, ps := range all {
+					if ps.Status != StatusMissing && ps.Freshness.State == FreshnessFail {
+						want++
+					}
+				}
+				got, err := m.s.Late(key, 0, 0, now)
+				if err != nil || got != want {
+					t.Fatalf("Late(%s) at %s = %d, %v; the statuses say %d", key, now, got, err, want)
+				}
+			}
+		}
+		if n, _ := m.s.Late("u", 0, 0, at(5, 3)); n != 1 {
+			t.Fatalf("Late(u) past its lag = %d, want 1", n)
+		}
+	})
 	t.Run("OverdueList", func(t *testing.T) {
 		t.Parallel()
 		over := m.s.Overdue(at(5, 7), false, 0)

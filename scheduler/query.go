@@ -113,6 +113,18 @@ func (s *Scheduler) PartitionHealth(key asset.Key, lo, hi int64) ([]planner.Stat
 	return st.StatusRanges(key, lo, hi)
 }
 
+// Late counts an asset's partitions lo..hi-1 (hi <= 0: to the last) that
+// are not missing and fail their freshness policy now.
+func (s *Scheduler) Late(key asset.Key, lo, hi int64) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.stateLocked()
+	if err != nil {
+		return 0, err
+	}
+	return st.Late(key, lo, hi, s.now())
+}
+
 // Overdue lists the partitions failing (with warn, also warning) their
 // freshness policy now, most overdue first, at most limit (0: all).
 func (s *Scheduler) Overdue(warn bool, limit int) ([]planner.PartitionStatus, error) {

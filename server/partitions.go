@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"sort"
 	"strconv"
 
 	"google.golang.org/grpc/codes"
@@ -96,6 +97,9 @@ func (p *partitionService) ListPartitionStatuses(ctx context.Context, req *strat
 			}
 			resp.Partitions = append(resp.Partitions, ps)
 		}
+		if err := st.fill(ctx, resp.Partitions); err != nil {
+			return nil, wrapf(err, "partition statuses of %s", a.Key)
+		}
 		return resp, nil
 	}
 	for k := cursor; k < n; k++ {
@@ -108,6 +112,9 @@ func (p *partitionService) ListPartitionStatuses(ctx context.Context, req *strat
 			break
 		}
 		resp.Partitions = append(resp.Partitions, ps)
+	}
+	if err := st.fill(ctx, resp.Partitions); err != nil {
+		return nil, wrapf(err, "partition statuses of %s", a.Key)
 	}
 	return resp, nil
 }
@@ -179,6 +186,18 @@ func (p *partitionService) GetPartitionHealth(ctx context.Context, req *stratav1
 			counts.Running += c
 		}
 	}
+	if st.Ranges != nil {
+		late, err := healthFromRanges(st, lo, hi, emit, tally)
+		if err != nil {
+			return nil, wrapf(err, "partition health of %s", a.Key)
+		}
+		counts.Late = late
+		for _, r := range resp.Ranges {
+			r.FirstKey = st.Partitions.Key(r.StartIndex)
+			r.LastKey = st.Partitions.Key(r.EndIndex)
+		}
+		return resp, nil
+	}
 	next := lo
 	ok := true
 	for _, i := range st.Known {
@@ -214,6 +233,44 @@ func (p *partitionService) GetPartitionHealth(ctx context.Context, req *stratav1
 	return resp, nil
 }
 
+// healthFromRanges emits partitions lo..hi (inclusive) from st.Ranges,
+// missing between them, and returns how many of those emitted are late
+// (st.Late). It stops where emit does (the response is full).
+func healthFromRanges(st *AssetStatus, lo, hi int64, emit func(i int64, stat stratav1.PartitionStatus, count int64) bool,
+	tally func(stat stratav1.PartitionStatus, c int64)) (int64, error) {
+	lateTo := func(end int64) (int64, error) {
+		if st.Late == nil || end <= lo {
+			return 0, nil
+		}
+		return st.Late(lo, end)
+	}
+	missing := stratav1.PartitionStatus_PARTITION_STATUS_MISSING
+	next := lo
+	k := sort.Search(len(st.Ranges), func(k int) bool { return st.Ranges[k].Hi > lo })
+	for ; k < len(st.Ranges) && st.Ranges[k].Lo <= hi; k++ {
+		r := st.Ranges[k]
+		a, b := max(r.Lo, lo), min(r.Hi, hi+1)
+		if a > next {
+			if !emit(next, missing, a-next) {
+				return lateTo(next)
+			}
+			tally(missing, a-next)
+		}
+		if !emit(a, r.Status, b-a) {
+			return lateTo(a)
+		}
+		tally(r.Status, b-a)
+		next = b
+	}
+	if next <= hi {
+		if !emit(next, missing, hi-next+1) {
+			return lateTo(next)
+		}
+		tally(missing, hi-next+1)
+	}
+	return lateTo(hi + 1)
+}
+
 const maxExplainUpstreams = 100
 
 func (p *partitionService) ExplainPartition(ctx context.Context, req *stratav1.ExplainPartitionRequest) (*stratav1.ExplainPartitionResponse, error) {
@@ -239,6 +296,9 @@ func (p *partitionService) ExplainPartition(ctx context.Context, req *stratav1.E
 		return nil, InvalidArgument("partition_key", "%q is not a partition of %s (%s)", req.GetPartitionKey(), a.Key, a.Partitions)
 	}
 	ps := st.State(i)
+	if err := st.fill(ctx, []*stratav1.AssetPartitionStatus{ps}); err != nil {
+		return nil, wrapf(err, "explain %s", a.Key)
+	}
 	resp := &stratav1.ExplainPartitionResponse{Status: ps, CodeVersion: a.Decl.CodeVersion}
 	consumed := map[[2]string]string{}
 	if lm := ps.GetLatestMaterialization(); lm != nil {
@@ -266,13 +326,17 @@ func (p *partitionService) ExplainPartition(ctx context.Context, req *stratav1.E
 		if err != nil {
 			return nil, status.Errorf(codes.Internal, "map %s partition %q to %s: %v", a.Key, req.GetPartitionKey(), up.Key, err)
 		}
-		n := 0
+		var upstates []*stratav1.AssetPartitionStatus
 		for ui := range mapped.Partitions.Indices() {
-			if n == maxExplainUpstreams {
+			if len(upstates) == maxExplainUpstreams {
 				break
 			}
-			n++
-			ups := ust.State(ui)
+			upstates = append(upstates, ust.State(ui))
+		}
+		if err := ust.fill(ctx, upstates); err != nil {
+			return nil, wrapf(err, "explain %s: upstream %s", a.Key, up.Key)
+		}
+		for _, ups := range upstates {
 			resp.Upstreams = append(resp.Upstreams, &stratav1.UpstreamPartitionState{
 				Asset: string(up.Key), PartitionKey: ups.PartitionKey, Status: ups.Status,
 				ConsumedDataVersion: consumed[[2]string{string(up.Key), ups.PartitionKey}],

@@ -37,16 +37,19 @@ func (interimPlanner) PlanBackfill(ctx context.Context, in BackfillInput) (*Back
 	var total int64
 	for i, a := range in.Assets {
 		st := statuses[i]
-		known := make(map[int64]bool, len(st.Known))
-		for _, k := range st.Known {
-			known[k] = true
+		var known map[int64]bool
+		if st.Ranges == nil {
+			known = make(map[int64]bool, len(st.Known))
+			for _, k := range st.Known {
+				known[k] = true
+			}
 		}
 		ap := AssetBackfillPlan{Asset: a}
 		var keys []string
 		for idx := range subsets[i].Indices() {
 			status := stratav1.PartitionStatus_PARTITION_STATUS_MISSING
-			if known[idx] {
-				status = st.State(idx).GetStatus()
+			if st.Ranges != nil || known[idx] {
+				status = st.status(idx)
 			}
 			if !filterAccepts(in.Filter, status) {
 				ap.Skipped++

@@ -50,21 +50,9 @@ func (p *PlannerStatus) AssetStatus(ctx context.Context, g *asset.Graph, a *asse
 		dyn = d
 	}
 	parts := a.Partitions.At(now, dyn)
-	latestOf := map[string]*catalog.MaterializationSummary{}
-	var latest *catalog.MaterializationSummary
-	err = p.Catalog.LatestMaterializations(ctx, a.Key, func(m *catalog.MaterializationSummary) error {
-		cp := *m
-		latestOf[cp.Partition] = &cp
-		if latest == nil || cp.CreatedAt.After(latest.CreatedAt) {
-			latest = &cp
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
 	counts := &stratav1.PartitionStatusCounts{Total: parts.Len()}
 	var known []int64
+	out := &AssetStatus{Partitions: parts, Counts: counts, Ranges: []StatusRange{}}
 	for _, r := range ranges {
 		if r.Lo >= parts.Len() {
 			break // a window the planner has and the request's now has not
@@ -82,30 +70,65 @@ func (p *PlannerStatus) AssetStatus(ctx context.Context, g *asset.Graph, a *asse
 		case planner.StatusRunning:
 			counts.Running += hi - r.Lo
 		}
+		out.Ranges = append(out.Ranges, StatusRange{Lo: r.Lo, Hi: hi, Status: statusProto[r.Status]})
 		for i := r.Lo; i < hi; i++ {
 			known = append(known, i)
 		}
 	}
 	counts.Missing = counts.Total - counts.Fresh - counts.Stale - counts.Failed - counts.Running
-	state := func(i int64) *stratav1.AssetPartitionStatus {
+	out.Known = known
+	// The latest materializations are looked up for the partitions asked
+	// about (Fill), not loaded for all: an asset may have millions.
+	out.State = func(i int64) *stratav1.AssetPartitionStatus {
 		key := parts.Key(i)
-		out := &stratav1.AssetPartitionStatus{Asset: string(a.Key), PartitionKey: key, Index: i,
+		ps := &stratav1.AssetPartitionStatus{Asset: string(a.Key), PartitionKey: key, Index: i,
 			Status: stratav1.PartitionStatus_PARTITION_STATUS_MISSING}
-		if m := latestOf[key]; m != nil {
-			out.LatestMaterialization = summaryProto(m)
-		}
-		ps, err := p.Scheduler.Status(a.Key, key)
+		st, err := p.Scheduler.Status(a.Key, key)
 		if err != nil {
 			// Not a partition for the planner at its own now (a window
 			// boundary passed in between): say so rather than guess.
-			out.Causes = []*stratav1.StaleCause{{Message: "status not known yet: " + err.Error()}}
-			return out
+			ps.Causes = []*stratav1.StaleCause{{Message: "status not known yet: " + err.Error()}}
+			return ps
 		}
-		return partitionStatusProto(ps, out)
+		return partitionStatusProto(st, ps)
 	}
-	out := &AssetStatus{Partitions: parts, Counts: counts, Known: known, State: state}
-	if latest != nil {
-		out.Latest = summaryProto(latest)
+	out.Fill = func(ctx context.Context, ps []*stratav1.AssetPartitionStatus) error {
+		keys := make([]string, len(ps))
+		for i, s := range ps {
+			keys[i] = s.GetPartitionKey()
+		}
+		ms, err := p.Catalog.LatestOf(ctx, a.Key, keys)
+		if err != nil {
+			return err
+		}
+		byKey := make(map[string]*catalog.MaterializationSummary, len(ms))
+		for i := range ms {
+			byKey[ms[i].Partition] = &ms[i]
+		}
+		for _, s := range ps {
+			if m := byKey[s.GetPartitionKey()]; m != nil {
+				s.LatestMaterialization = summaryProto(m)
+			}
+		}
+		return nil
+	}
+	out.Late = func(lo, hi int64) (int64, error) { return p.Scheduler.Late(a.Key, lo, hi) }
+	// The asset's latest materialization: the newest row of its history.
+	newest, err := p.Catalog.ListMaterializations(ctx, catalog.MaterializationQuery{Asset: a.Key, Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(newest) == 1 {
+		m := &newest[0]
+		sum := &catalog.MaterializationSummary{ID: m.ID, Partition: m.Partition, RunID: m.RunID, Attempt: m.Attempt,
+			DataVersion: m.DataVersion, CodeVersion: m.CodeVersion, RowCount: -1, ByteCount: -1, Location: m.Location, CreatedAt: m.CreatedAt}
+		if m.RowCount != nil {
+			sum.RowCount = *m.RowCount
+		}
+		if m.ByteCount != nil {
+			sum.ByteCount = *m.ByteCount
+		}
+		out.Latest = summaryProto(sum)
 	}
 	return out, nil
 }

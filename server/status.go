@@ -34,6 +34,43 @@ type AssetStatus struct {
 	Known []int64
 	// State returns the status of partition i (0 <= i < Partitions.Len()).
 	State func(i int64) *stratav1.AssetPartitionStatus
+	// Fill, when not nil, sets the LatestMaterialization of statuses State
+	// returned, which then leave it out: one lookup for a page of
+	// partitions rather than one per partition asked about.
+	Fill func(ctx context.Context, ps []*stratav1.AssetPartitionStatus) error
+	// Ranges, when not nil, are the statuses of all partitions as runs of
+	// equal status in index order (what State would say of each), and Late
+	// counts those of lo..hi-1 that are not missing and fail their
+	// freshness policy: a health bar without a status per partition.
+	Ranges []StatusRange
+	Late   func(lo, hi int64) (int64, error)
+}
+
+// StatusRange is a run of partitions [Lo, Hi) with one status.
+type StatusRange struct {
+	Lo, Hi int64
+	Status stratav1.PartitionStatus
+}
+
+// fill attaches the latest materializations to ps when st leaves them out.
+func (st *AssetStatus) fill(ctx context.Context, ps []*stratav1.AssetPartitionStatus) error {
+	if st.Fill == nil || len(ps) == 0 {
+		return nil
+	}
+	return st.Fill(ctx, ps)
+}
+
+// status is partition i's status alone: from Ranges when there are, else
+// from State.
+func (st *AssetStatus) status(i int64) stratav1.PartitionStatus {
+	if st.Ranges != nil {
+		k := sort.Search(len(st.Ranges), func(k int) bool { return st.Ranges[k].Hi > i })
+		if k < len(st.Ranges) && st.Ranges[k].Lo <= i {
+			return st.Ranges[k].Status
+		}
+		return stratav1.PartitionStatus_PARTITION_STATUS_MISSING
+	}
+	return st.State(i).GetStatus()
 }
 
 // CatalogStatus is the interim StatusSource: a partition is missing until

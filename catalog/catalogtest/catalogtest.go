@@ -866,6 +866,37 @@ func testLatestStreams(t *testing.T, c *catalog.Catalog) {
 	if a := count("s/a"); a != 3 {
 		t.Fatalf("a=%d after a cancelled stream, want 3", a)
 	}
+
+	// LatestOf: some partitions, more than one query's worth, with the
+	// values the stream gives.
+	rows := int64(7)
+	var many []catalog.Materialization
+	for i := 0; i < 1500; i++ {
+		many = append(many, catalog.Materialization{Asset: "s/many", Partition: fmt.Sprint("p", i), DataVersion: fmt.Sprint("d", i), RowCount: &rows})
+	}
+	must(c.RecordMaterializations(ctx, many))(t)
+	must(c.RecordMaterializations(ctx, []catalog.Materialization{{Asset: "s/many", Partition: "p3", DataVersion: "newer", Location: "file:///x"}}))(t)
+	var ask []string
+	for i := 0; i < 1500; i += 2 {
+		ask = append(ask, fmt.Sprint("p", i))
+	}
+	ask = append(ask, "p3", "nope")
+	got := map[string]catalog.MaterializationSummary{}
+	for _, s := range must(c.LatestOf(ctx, "s/many", ask))(t) {
+		got[s.Partition] = s
+	}
+	if len(got) != 751 {
+		t.Fatalf("LatestOf found %d partitions, want 751", len(got))
+	}
+	if s := got["p3"]; s.DataVersion != "newer" || s.Location != "file:///x" || s.RowCount != -1 {
+		t.Fatalf("LatestOf p3 = %+v", s)
+	}
+	if s := got["p1498"]; s.DataVersion != "d1498" || s.RowCount != 7 || s.ByteCount != -1 || s.ID == 0 || s.CreatedAt.IsZero() {
+		t.Fatalf("LatestOf p1498 = %+v", s)
+	}
+	if none := must(c.LatestOf(ctx, "s/none", []string{"p1"}))(t); len(none) != 0 {
+		t.Fatalf("LatestOf of an asset without materializations = %+v", none)
+	}
 }
 
 func testMaterializationDuplicate(t *testing.T, c *catalog.Catalog) {
