@@ -80,7 +80,12 @@
 // RecordMaterializations allocate ids in one query and write rows with COPY
 // on PostgreSQL and prepared multi-row INSERTs on SQLite; the latest table is
 // updated with one upsert (unnest arrays on PostgreSQL); events are appended
-// with one multi-row INSERT. LatestMaterializations streams one query.
+// with one multi-row INSERT. LatestMaterializations streams one query: on
+// PostgreSQL over the latest table's packed summary column (a stored
+// generated column, one value a row instead of ten), on SQLite through a
+// pooled read-only connection opened without SQLite's connection mutex
+// (bulkReader), which database/sql's driver takes for every column read;
+// LatestOf looks up a page of partitions.
 //
 // Runs: EnqueueRuns queues; ClaimRuns leases the next runnable runs (queued,
 // not_before <= now) by priority, then deadline, then age, using FOR UPDATE
