@@ -20,8 +20,8 @@ import (
 // three quarters of the time of streaming a million rows. A connection
 // opened with SQLITE_OPEN_NOMUTEX and used by one goroutine only (SQLite's
 // "multi-thread" mode) skips them, and the columns are read by their known
-// types. A bulkReader is not safe for concurrent use; it is opened for one
-// stream and closed after it.
+// types. A bulkReader is not safe for concurrent use: a bulkPool lends it
+// to one stream at a time.
 type bulkReader struct {
 	tls   *libc.TLS
 	db    uintptr
@@ -48,8 +48,7 @@ func openBulkReader(path string) (*bulkReader, error) {
 		r.Close()
 		return nil, err
 	}
-	// Wait out a writer's checkpoint like the pooled connections do; a
-	// mapped file spares a copy of every page read.
+	// Wait out a writer's checkpoint like the pooled connections do.
 	if err := r.exec("PRAGMA busy_timeout = 10000; PRAGMA query_only = 1"); err != nil {
 		r.Close()
 		return nil, err
@@ -108,7 +107,7 @@ func cmem(p uintptr) unsafe.Pointer { return unsafe.Add(unsafe.Pointer(nil), p) 
 type bulkStmt struct {
 	r     *bulkReader
 	p     uintptr
-	texts []uintptr // C copies of bound text, freed with the statement
+	texts []uintptr // C copies of bound text, freed by reset and close
 }
 
 // stmt is the connection's prepared statement for sql, prepared on first use.
@@ -204,11 +203,11 @@ func (s *bulkStmt) close() {
 	s.texts = nil
 }
 
+var errBulkClosed = errors.New("catalog is closed")
+
 // bulkPool keeps a few idle bulkReaders, so that streaming the latest
 // materializations of thousands of small assets in a row does not open a
 // connection (and parse the schema) for each.
-var errBulkClosed = errors.New("catalog is closed")
-
 type bulkPool struct {
 	path string
 	max  int

@@ -805,20 +805,24 @@ func (a *Admission) TryAdmit(g Grant) (release func(), ok bool) {
 // DefaultRunRoot is where attempts' context and messages files go by
 // default: a directory of this user's in memory ($XDG_RUNTIME_DIR/strata-runs,
 // else /dev/shm/strata-runs-<uid>), else os.TempDir()/strata-runs-<uid>. A
-// directory that exists must be this user's and not writable by others.
+// directory that exists must be this user's and not writable by others;
+// when none is, a new private directory in os.TempDir().
 func DefaultRunRoot() string {
 	uid := strconv.Itoa(os.Getuid())
 	var candidates []string
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
 		candidates = append(candidates, filepath.Join(d, "strata-runs"))
 	}
-	candidates = append(candidates, filepath.Join("/dev/shm", "strata-runs-"+uid))
+	candidates = append(candidates, filepath.Join("/dev/shm", "strata-runs-"+uid), filepath.Join(os.TempDir(), "strata-runs-"+uid))
 	for _, dir := range candidates {
 		if privateDir(dir) {
 			return dir
 		}
 	}
-	return filepath.Join(os.TempDir(), "strata-runs-"+uid)
+	if dir, err := os.MkdirTemp("", "strata-runs-"+uid+"-"); err == nil {
+		return dir
+	}
+	return candidates[len(candidates)-1] // the error shows when a run is staged
 }
 
 // privateDir creates dir (mode 0700, its parent must exist) or checks the
