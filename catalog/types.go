@@ -257,6 +257,19 @@ type MaterializationQuery struct {
 	Limit int
 }
 
+// Summary is m as a MaterializationSummary (-1 for an unknown count).
+func (m *Materialization) Summary() MaterializationSummary {
+	s := MaterializationSummary{ID: m.ID, Partition: m.Partition, RunID: m.RunID, Attempt: m.Attempt, DataVersion: m.DataVersion,
+		CodeVersion: m.CodeVersion, RowCount: -1, ByteCount: -1, Location: m.Location, CreatedAt: m.CreatedAt}
+	if m.RowCount != nil {
+		s.RowCount = *m.RowCount
+	}
+	if m.ByteCount != nil {
+		s.ByteCount = *m.ByteCount
+	}
+	return s
+}
+
 // MaterializationSummary is the latest materialization of one partition, as
 // streamed by LatestMaterializations. The value passed to the callback is
 // reused: copy what you keep.

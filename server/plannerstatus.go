@@ -119,16 +119,8 @@ func (p *PlannerStatus) AssetStatus(ctx context.Context, g *asset.Graph, a *asse
 		return nil, err
 	}
 	if len(newest) == 1 {
-		m := &newest[0]
-		sum := &catalog.MaterializationSummary{ID: m.ID, Partition: m.Partition, RunID: m.RunID, Attempt: m.Attempt,
-			DataVersion: m.DataVersion, CodeVersion: m.CodeVersion, RowCount: -1, ByteCount: -1, Location: m.Location, CreatedAt: m.CreatedAt}
-		if m.RowCount != nil {
-			sum.RowCount = *m.RowCount
-		}
-		if m.ByteCount != nil {
-			sum.ByteCount = *m.ByteCount
-		}
-		out.Latest = summaryProto(sum)
+		sum := newest[0].Summary()
+		out.Latest = summaryProto(&sum)
 	}
 	return out, nil
 }
