@@ -38,6 +38,7 @@ type Catalog interface {
 	AppendRunLog(ctx context.Context, runID int64, chunk string) error
 	MaterializationHistory(ctx context.Context, key asset.Key, partition string, limit int) ([]catalog.Materialization, error)
 	LatestMaterializations(ctx context.Context, key asset.Key, fn func(*catalog.MaterializationSummary) error) error
+	LatestOf(ctx context.Context, key asset.Key, partitions []string) ([]catalog.MaterializationSummary, error)
 	DynamicKeysSnapshot(ctx context.Context) (catalog.DynamicKeys, error)
 	CatalogRevision(ctx context.Context) (int64, error)
 	CurrentAssets(ctx context.Context) ([]catalog.AssetRecord, error)
@@ -273,21 +274,41 @@ func (c *CatalogGraph) Graph(ctx context.Context) (*asset.Graph, error) {
 // task is one claimed run: its prepared jobs (one per shard) and their
 // progress.
 type task struct {
-	p       *prepared
-	pending []int // shards not started, in order
-	running int
-	results []Result
-	errs    []error
+	p *prepared
+	shardRun
 	started time.Time
 
-	ctx    context.Context
-	cancel context.CancelCauseFunc
+	ctx context.Context
 
 	claimedAt time.Time
 	lastBeat  time.Time
 	// stop is why the task was stopped: errCancelRequested, errLeaseLost
 	// or errShutdown.
 	stop error
+}
+
+// shardRun is the shards of one run an executor is given: those not
+// started (in order), how many are running, each one's outcome, and the
+// cancellation of them all. Its owner's mutex guards it.
+type shardRun struct {
+	pending []int
+	running int
+	results []Result
+	errs    []error
+	cancel  context.CancelCauseFunc
+}
+
+// finish records the outcome of a shard that ran. One shard failed: the run
+// failed, and the others are stopped. It says whether the run is over: no
+// shard running or left to start.
+func (s *shardRun) finish(shard int, res Result, err error) bool {
+	s.results[shard], s.errs[shard] = res, err
+	s.running--
+	if !res.OK() || err != nil {
+		s.pending = nil
+		s.cancel(errors.New("another shard failed"))
+	}
+	return s.running == 0 && len(s.pending) == 0
 }
 
 var (
@@ -416,8 +437,8 @@ func (d *Dispatcher) fill(ctx context.Context) (bool, error) {
 		}
 		tctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 		now := d.now()
-		t := &task{p: p, ctx: tctx, cancel: cancel, claimedAt: now, lastBeat: now,
-			results: make([]Result, len(p.jobs)), errs: make([]error, len(p.jobs))}
+		t := &task{p: p, ctx: tctx, claimedAt: now, lastBeat: now, shardRun: shardRun{cancel: cancel,
+			results: make([]Result, len(p.jobs)), errs: make([]error, len(p.jobs))}}
 		for i := range p.jobs {
 			t.pending = append(t.pending, i)
 		}
@@ -523,14 +544,7 @@ func (d *Dispatcher) execute(ctx context.Context, t *task, shard int, ex Executo
 	d.admit(ctx)
 	d.Notify()
 	d.mu.Lock()
-	t.results[shard], t.errs[shard] = res, err
-	t.running--
-	if !res.OK() || err != nil {
-		// One shard failed: the run failed; stop the others.
-		t.pending = nil
-		t.cancel(errors.New("another shard failed"))
-	}
-	last := t.running == 0 && len(t.pending) == 0
+	last := t.finish(shard, res, err)
 	stop := t.stop
 	d.mu.Unlock()
 	if !last {
@@ -1242,36 +1256,13 @@ func usesDynamic(def asset.PartitionsDef) bool {
 	return k == asset.KindDynamic || k == asset.KindMulti
 }
 
-// directLookups is the most upstream partitions of one asset looked up one
-// by one; beyond it the latest materializations of the asset are streamed
-// (a location missing from them is computed from the upstream's output
-// template).
+// directLookups is the most upstream partitions of one asset looked up by
+// key (one query); beyond it the latest materializations of the asset are
+// streamed. Either way a location missing from them (a legacy row) is
+// computed from the upstream's output template.
 const directLookups = 64
 
 func (d *Dispatcher) lookupInputs(ctx context.Context, g *asset.Graph, key asset.Key, set map[string]bool, found map[inputKey]Input, ids map[inputKey]int64) error {
-	if len(set) <= directLookups {
-		for part := range set {
-			h, err := d.cat.MaterializationHistory(ctx, key, part, 1)
-			if err != nil {
-				return err
-			}
-			in := Input{Asset: key, Partition: part}
-			if len(h) == 1 {
-				m := h[0]
-				in.DataVersion = m.DataVersion
-				ids[inputKey{key, part}] = m.ID
-				if m.RowCount != nil {
-					in.Rows = *m.RowCount
-				}
-				if m.ByteCount != nil {
-					in.Bytes = *m.ByteCount
-				}
-				in.Location = m.Location
-			}
-			found[inputKey{key, part}] = in
-		}
-		return nil
-	}
 	var tmpl string
 	if up, ok := g.Asset(key); ok {
 		tmpl = up.Decl.Output
@@ -1279,7 +1270,7 @@ func (d *Dispatcher) lookupInputs(ctx context.Context, g *asset.Graph, key asset
 	if tmpl == "" {
 		tmpl = DefaultOutputTemplate(d.cfg.DataDir)
 	}
-	return d.cat.LatestMaterializations(ctx, key, func(s *catalog.MaterializationSummary) error {
+	add := func(s *catalog.MaterializationSummary) error {
 		if !set[s.Partition] {
 			return nil
 		}
@@ -1293,7 +1284,25 @@ func (d *Dispatcher) lookupInputs(ctx context.Context, g *asset.Graph, key asset
 		}
 		found[inputKey{key, s.Partition}] = in
 		return nil
-	})
+	}
+	if len(set) > directLookups {
+		return d.cat.LatestMaterializations(ctx, key, add)
+	}
+	parts := make([]string, 0, len(set))
+	for part := range set {
+		parts = append(parts, part)
+		found[inputKey{key, part}] = Input{Asset: key, Partition: part} // never materialized, unless found
+	}
+	ms, err := d.cat.LatestOf(ctx, key, parts)
+	if err != nil {
+		return err
+	}
+	for i := range ms {
+		if err := add(&ms[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sizingRecord is the sizing decision as recorded on a run: the API's

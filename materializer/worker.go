@@ -359,16 +359,12 @@ type Worker struct {
 }
 
 type workerTask struct {
-	run     int64
-	jobs    []Job
-	pending []int
-	running int
-	results []Result
-	errs    []error
+	run  int64
+	jobs []Job
+	shardRun
 	started bool
 	stopped bool
 	ctx     context.Context
-	cancel  context.CancelCauseFunc
 	// live is the output not sent yet; liveStop ends its sender, which
 	// closes liveDone.
 	live     *liveBuffer
@@ -531,7 +527,7 @@ func (w *Worker) add(ctx context.Context, as *stratav1.RunAssignment) {
 		return
 	}
 	n := max(job.Grant.Shards, 1)
-	t := &workerTask{run: id, jobs: make([]Job, n), results: make([]Result, n), errs: make([]error, n)}
+	t := &workerTask{run: id, jobs: make([]Job, n), shardRun: shardRun{results: make([]Result, n), errs: make([]error, n)}}
 	for i := range t.jobs {
 		t.jobs[i] = job
 		t.jobs[i].Shard = i
@@ -581,13 +577,7 @@ func (w *Worker) execute(ctx context.Context, t *workerTask, shard int, release 
 	res, err := w.cfg.Executor.ExecuteLive(t.ctx, t.jobs[shard], t.live.add)
 	release()
 	w.mu.Lock()
-	t.results[shard], t.errs[shard] = res, err
-	t.running--
-	if !res.OK() || err != nil {
-		t.pending = nil
-		t.cancel(errors.New("another shard failed"))
-	}
-	last := t.running == 0 && len(t.pending) == 0
+	last := t.finish(shard, res, err)
 	w.mu.Unlock()
 	defer func() { w.notify(); w.admit(ctx) }()
 	if !last {
