@@ -295,14 +295,13 @@ func InspectOutput(p string, opts InspectOptions) (OutputStats, error) {
 			if err != nil {
 				return err
 			}
-			name := d.Name()
-			if fp != p && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+			if hiddenEntry(p, fp, d) {
 				if d.IsDir() {
 					return filepath.SkipDir
 				}
 				return nil
 			}
-			if d.Type().IsRegular() && strings.EqualFold(filepath.Ext(name), ".parquet") {
+			if d.Type().IsRegular() && strings.EqualFold(filepath.Ext(d.Name()), ".parquet") {
 				if len(files) == maxFiles {
 					return fmt.Errorf("more than %d parquet files", maxFiles)
 				}
@@ -990,18 +989,25 @@ func hasParquetFiles(p string) bool {
 		if err != nil {
 			return nil
 		}
-		name := d.Name()
-		if fp != p && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+		if hiddenEntry(p, fp, d) {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}
 			return nil
 		}
-		if d.Type().IsRegular() && strings.EqualFold(filepath.Ext(name), ".parquet") {
+		if d.Type().IsRegular() && strings.EqualFold(filepath.Ext(d.Name()), ".parquet") {
 			found = true
 			return filepath.SkipAll
 		}
 		return nil
 	})
 	return found
+}
+
+// hiddenEntry says whether a walk of an output below root passes over d:
+// a name starting with "." or "_" (_SUCCESS, .crc files, _temporary
+// directories), root itself excepted.
+func hiddenEntry(root, fp string, d fs.DirEntry) bool {
+	name := d.Name()
+	return fp != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_"))
 }
